@@ -1,0 +1,143 @@
+"""JobsConsumer: pushes the user's job snapshots and updates to the browser."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.sessions.backends.base import SessionBase
+from django.utils.module_loading import import_string
+from django.conf import settings
+
+from jobs.broadcast import broadcaster
+from jobs.groups import user_group
+from jobs.selectors import job_get_visible, jobs_recent
+from jobs.services import JobAlreadyFinished, job_cancel
+from jobs.snapshot import job_snapshot
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+MAX_FRAME_CHARS = 4096
+
+
+class JobsConsumer(AsyncWebsocketConsumer):
+    """`/ws/jobs/`: snapshot on connect and on sync, job.update as they happen."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        """Accept first, then close with 4401/4403, so the browser sees the code (trap 12)."""
+        broadcaster.bind_running_loop()
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not user.is_staff:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.send_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        """Leave the group."""
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Handle sync, ping and cancel; anything else gets an error frame."""
+        if self.group is None:
+            return
+        if text_data is None:
+            await self.send_error("Send JSON text frames, not binary.")
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self.send_error(f"Message too large (limit {MAX_FRAME_CHARS} characters).")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.send_error("Message is not valid JSON.")
+            return
+        if not isinstance(message, dict):
+            await self.send_error("Message must be a JSON object with an 'action'.")
+            return
+        if not await self.session_alive():
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        action = message.get("action")
+        if action == "ping":
+            await self.send_json({"type": "pong"})
+        elif action == "sync":
+            await self.send_snapshot()
+        elif action == "cancel":
+            await self.cancel(message.get("job"))
+        elif isinstance(action, str):
+            await self.send_error(f"Unknown action {action[:40]!r}; use sync, ping or cancel.")
+        else:
+            await self.send_error("Missing 'action'; use sync, ping or cancel.")
+
+    async def cancel(self, job_id: Any) -> None:
+        if not isinstance(job_id, str):
+            await self.send_error("cancel needs 'job': the job id as a string.")
+            return
+        snapshot, error = await self._cancel(job_id)
+        if error:
+            await self.send_error(error, job=job_id[:64])
+        else:
+            await self.send_json({"type": "job.update", "job": snapshot})
+
+    @database_sync_to_async
+    def _cancel(self, job_id: str) -> tuple[dict | None, str | None]:
+        job = job_get_visible(user=self.scope["user"], job_id=job_id)
+        if job is None:
+            return None, "No such job."
+        try:
+            return job_snapshot(job_cancel(job_id=job.pk)), None
+        except JobAlreadyFinished as exc:
+            return None, str(exc)
+
+    @database_sync_to_async
+    def _snapshot(self) -> list[dict]:
+        return [job_snapshot(job) for job in jobs_recent(user=self.scope["user"])]
+
+    @database_sync_to_async
+    def session_alive(self) -> bool:
+        """False once the session behind this socket was logged out or the user lost staff."""
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        if not key:
+            return False
+        engine: type[SessionBase] = import_string(settings.SESSION_ENGINE + ".SessionStore")
+        if not engine().exists(key):
+            return False
+        user = self.scope["user"]
+        user.refresh_from_db(fields=["is_active", "is_staff"])
+        return user.is_active and user.is_staff
+
+    async def send_snapshot(self) -> None:
+        await self.send_json({"type": "jobs.snapshot", "jobs": await self._snapshot()})
+
+    async def send_error(self, error: str, **extra: Any) -> None:
+        await self.send_json({"type": "error", "error": error, **extra})
+
+    async def send_json(self, content: dict) -> None:
+        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+
+    # --- channel-layer handlers ---------------------------------------------------------
+    async def job_update(self, event: dict) -> None:
+        """Forward one job's snapshot."""
+        await self.send_json({"type": "job.update", "job": event["job"]})
+
+    async def session_ended(self, event: dict) -> None:
+        """Close sockets of a session that logged out."""
+        session = self.scope.get("session")
+        if getattr(session, "session_key", None) == event.get("session_key"):
+            await self.close(code=CLOSE_UNAUTHENTICATED)

@@ -1,0 +1,32 @@
+"""A demonstration job kind: N steps of a given duration. For tests and the demo only."""
+
+from __future__ import annotations
+
+import time
+
+from jobs.kinds import JobOutcome
+from jobs.models import Job
+from jobs.progress import Reporter
+
+KIND = "demo"
+MAX_STEPS = 100_000
+MAX_DELAY = 5.0
+
+
+def run_demo(job: Job, reporter: Reporter) -> JobOutcome:
+    """Sleep `delay` seconds per step; optionally fail item `fail_every` or raise at `crash_at`."""
+    steps = int(job.params.get("steps", 10))
+    delay = float(job.params.get("delay", 0.05))
+    fail_every = int(job.params.get("fail_every", 0))
+    crash_at = job.params.get("crash_at")
+    reporter.set_total(steps)
+    for step in range(1, steps + 1):
+        reporter.check_cancelled()
+        time.sleep(delay)  # the "work" of this job kind
+        if crash_at is not None and step == int(crash_at):
+            raise RuntimeError(f"demo crash at step {step}")
+        if fail_every and step % fail_every == 0:
+            reporter.fail_item(reason=f"Step {step} failed on purpose")
+        else:
+            reporter.advance(message=f"Step {step} of {steps}")
+    return JobOutcome(message=f"{steps} steps done")

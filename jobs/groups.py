@@ -1,0 +1,11 @@
+"""The one place that names channel-layer groups and message types."""
+
+from __future__ import annotations
+
+JOB_UPDATE = "job.update"  # handled by JobsConsumer.job_update
+SESSION_ENDED = "session.ended"  # handled by JobsConsumer.session_ended
+
+
+def user_group(user_id: int) -> str:
+    """Group of every socket that one user has open, on any server."""
+    return f"jobs.user.{int(user_id)}"

@@ -1,0 +1,142 @@
+"""The bounded thread pool that runs jobs, and the per-process worker identity."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import F
+from django.utils import timezone
+
+from jobs import kinds
+from jobs.models import Job, JobStatus
+from jobs.progress import JobCancelled, JobStopped, Reporter, publish
+
+logger = logging.getLogger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Runner:
+    """A process-wide pool of `JOBS_WORKERS` threads; jobs wait in its queue while it is full."""
+
+    def __init__(self) -> None:
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.accepting = True
+        self.futures: dict[str, Future] = {}
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=settings.JOBS_WORKERS, thread_name_prefix="job"
+                )
+            return self._executor
+
+    def submit(self, job_id: str) -> Future | None:
+        """Queue a job that is committed with status `queued`."""
+        if not self.accepting:
+            logger.warning("not accepting job %s: this server is shutting down", job_id)
+            return None
+        from jobs.monitor import monitor
+
+        monitor.ensure_started()
+        future = self._pool().submit(execute, str(job_id))
+        self.futures[str(job_id)] = future
+        future.add_done_callback(lambda _f, key=str(job_id): self.futures.pop(key, None))
+        return future
+
+    def shutdown(self, *, wait: bool) -> None:
+        """Stop taking jobs; optionally wait for the running ones to return."""
+        self.accepting = False
+        with self._lock:
+            executor = self._executor
+        if executor is not None:
+            executor.shutdown(wait=wait, cancel_futures=True)
+
+
+runner = Runner()
+
+
+def _claim(job_id: str) -> Job | None:
+    """Move a queued job to running; None if it was cancelled or taken meanwhile."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        worker_id=WORKER_ID,
+        version=F("version") + 1,
+        message="Starting",
+        updated_at=now,
+    )
+    if not claimed:
+        return None
+    job = Job.objects.get(pk=job_id)
+    publish(job)
+    return job
+
+
+def execute(job_id: str) -> str | None:
+    """Run one job to its end in the calling thread; returns the final status."""
+    close_old_connections()
+    try:
+        job = _claim(job_id)
+        if job is None:
+            return None
+        reporter = Reporter(job)
+        try:
+            run, _cleanup = kinds.get(job.kind)
+        except KeyError:
+            reporter.finish(JobStatus.FAILED, error=f"Unknown job kind {job.kind!r}.",
+                            message="Failed")
+            return JobStatus.FAILED
+        return _run(job, reporter, run)
+    except Exception:
+        logger.exception("job %s: the runner itself failed", job_id)
+        return None
+    finally:
+        connection.close()
+
+
+def _run(job: Job, reporter: Reporter, run: kinds.JobFunction) -> str | None:
+    try:
+        outcome = run(job, reporter) or kinds.JobOutcome()
+    except JobCancelled:
+        _cleanup(job)
+        reporter.finish(JobStatus.CANCELLED, message="Cancelled")
+        return JobStatus.CANCELLED
+    except JobStopped as exc:
+        logger.info("job %s stopped: %s", job.pk, exc)
+        _cleanup(job)
+        return None
+    except Exception as exc:
+        logger.exception("job %s (%s) failed", job.pk, job.kind)
+        _cleanup(job)
+        reporter.finish(JobStatus.FAILED, message="Failed", error=f"{type(exc).__name__}: {exc}")
+        return JobStatus.FAILED
+    reporter.finish(
+        outcome.status,
+        message=outcome.message,
+        result_file=outcome.result_file,
+        result_name=outcome.result_name,
+        expires_at=outcome.expires_at,
+        result=outcome.data or None,
+    )
+    return outcome.status
+
+
+def _cleanup(job: Job) -> None:
+    try:
+        _run_fn, cleanup = kinds.get(job.kind)
+        if cleanup is not None:
+            cleanup(job)
+    except Exception:
+        logger.exception("job %s: cleanup failed", job.pk)

@@ -1,0 +1,120 @@
+"""Writes on jobs: create and start, cancel, interrupt."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from jobs.models import ACTIVE_STATUSES, Job, JobStatus
+from jobs.progress import publish
+from jobs.runner import WORKER_ID, runner
+
+logger = logging.getLogger(__name__)
+
+
+class JobAlreadyFinished(Exception):
+    """The job is in a terminal state; nothing can change it."""
+
+
+def job_start(
+    *, kind: str, owner_id: int, title: str, params: dict[str, Any] | None = None,
+    total: int | None = None, resumed_from_id: Any = None,
+) -> Job:
+    """Create a queued job and hand it to this server's pool once the transaction commits."""
+    now = timezone.now()
+    job = Job.objects.create(
+        kind=kind,
+        owner_id=owner_id,
+        title=title[:200],
+        params=params or {},
+        total=total,
+        worker_id=WORKER_ID,
+        heartbeat_at=now,
+        message="Queued",
+        resumed_from_id=resumed_from_id,
+    )
+    transaction.on_commit(lambda: _submit(job))
+    return job
+
+
+def _submit(job: Job) -> None:
+    publish(job)
+    if runner.submit(job.pk) is None:
+        job_interrupt(job_id=job.pk, reason="The server was shutting down; start the job again.")
+
+
+def job_cancel(*, job_id: Any) -> Job:
+    """Ask a job to stop: a queued job is cancelled at once, a running one at its next check."""
+    now = timezone.now()
+    cancelled = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now,
+        message="Cancelled", version=F("version") + 1, updated_at=now,
+    )
+    if not cancelled:
+        asked = Job.objects.filter(
+            pk=job_id, status=JobStatus.RUNNING, cancel_requested=False
+        ).update(
+            cancel_requested=True, message="Cancelling…", version=F("version") + 1,
+            updated_at=now,
+        )
+        if not asked:
+            job = Job.objects.get(pk=job_id)
+            if job.is_terminal:
+                raise JobAlreadyFinished(f"The job is already {job.status}.")
+            return job  # running and already asked to cancel: idempotent
+    job = Job.objects.get(pk=job_id)
+    publish(job)
+    return job
+
+
+def job_interrupt(*, job_id: Any, reason: str) -> Job | None:
+    """Mark an active job interrupted (its server died or stopped); None if already final."""
+    now = timezone.now()
+    updated = Job.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(
+        status=JobStatus.INTERRUPTED, finished_at=now, error=reason, message="Interrupted",
+        version=F("version") + 1, updated_at=now,
+    )
+    if not updated:
+        return None
+    job = Job.objects.get(pk=job_id)
+    logger.warning("job %s interrupted: %s", job_id, reason)
+    publish(job)
+    return job
+
+
+def jobs_interrupt_stale(*, stale_before: Any) -> list[Job]:
+    """Interrupt every active job whose server stopped beating before `stale_before`."""
+    ids = list(
+        Job.objects.filter(status__in=ACTIVE_STATUSES)
+        .filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
+        .values_list("pk", flat=True)
+    )
+    done = []
+    for job_id in ids:
+        job = job_interrupt(
+            job_id=job_id,
+            reason="Its server stopped responding (no heartbeat); it can be started again.",
+        )
+        if job is not None:
+            done.append(job)
+    return done
+
+
+def jobs_interrupt_own(*, reason: str) -> list[Job]:
+    """Interrupt every active job of this process (graceful shutdown)."""
+    ids = list(
+        Job.objects.filter(status__in=ACTIVE_STATUSES, worker_id=WORKER_ID)
+        .values_list("pk", flat=True)
+    )
+    return [job for job_id in ids if (job := job_interrupt(job_id=job_id, reason=reason))]
+
+
+def jobs_beat(*, worker_id: str = WORKER_ID) -> int:
+    """Refresh the heartbeat of this process's active jobs; returns how many."""
+    return Job.objects.filter(status__in=ACTIVE_STATUSES, worker_id=worker_id).update(
+        heartbeat_at=timezone.now()
+    )

@@ -1,0 +1,77 @@
+"""The JSON snapshot of a job, exactly as ../shared/CONTRACT.md describes it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from django.urls import reverse
+from django.utils import timezone as dj_timezone
+
+from jobs.models import Job, JobStatus
+
+SNAPSHOT_FIELDS = (
+    "id", "kind", "title", "status", "total", "done", "failed", "percent", "rate",
+    "eta_seconds", "version", "message", "error", "download_url", "expires_at",
+    "created_at", "started_at", "finished_at",
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC ISO 8601 with a Z, or None."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def job_snapshot(job: Job, *, now: datetime | None = None, queue_position: int | None = None
+                 ) -> dict:
+    """Return the contract's JOB object for one job."""
+    now = now or dj_timezone.now()
+    processed = job.done + job.failed
+    percent = None
+    if job.total:
+        percent = round(min(100.0, 100.0 * processed / job.total), 1)
+    elif job.status == JobStatus.SUCCEEDED:
+        percent = 100.0
+    rate = None
+    eta = None
+    if job.started_at and processed:
+        end = job.finished_at or now
+        elapsed = (end - job.started_at).total_seconds()
+        if elapsed > 0:
+            rate = round(processed / elapsed, 1)
+            if job.total is not None and job.status == JobStatus.RUNNING and rate > 0:
+                eta = round(max(0, job.total - processed) / rate, 1)
+    if job.status == JobStatus.SUCCEEDED:
+        eta = 0.0
+    if queue_position is None and job.status == JobStatus.QUEUED:
+        queue_position = 1 + Job.objects.filter(
+            status=JobStatus.QUEUED, worker_id=job.worker_id, created_at__lt=job.created_at
+        ).count()
+    download_url = None
+    if job.status == JobStatus.SUCCEEDED and job.result_file:
+        download_url = reverse("jobs:download", args=[job.id])
+    snapshot = {
+        "id": str(job.id),
+        "kind": job.kind,
+        "title": job.title,
+        "status": job.status,
+        "total": job.total,
+        "done": job.done,
+        "failed": job.failed,
+        "percent": percent,
+        "rate": rate,
+        "eta_seconds": eta,
+        "version": job.version,
+        "message": job.message,
+        "error": job.error or None,
+        "download_url": download_url,
+        "expires_at": iso(job.expires_at) if download_url else None,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        # Extensions to the contract (allowed: new fields only).
+        "queue_position": queue_position,
+        "resumable": bool(job.result.get("resumable")) if isinstance(job.result, dict) else False,
+    }
+    return snapshot

@@ -1,0 +1,112 @@
+"""The job HTTP API of ../shared/CONTRACT.md: list, detail, cancel, download."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+
+from jobs import demo
+from jobs.models import JobStatus
+from jobs.selectors import job_get_visible, jobs_recent
+from jobs.services import JobAlreadyFinished, job_cancel, job_start
+from jobs.snapshot import job_snapshot
+from realtime_site.api import BadRequest, api_view, json_error, request_data
+
+DOWNLOAD_CHUNK = 256 * 1024
+
+
+@api_view(methods=("GET",))
+def job_list(request: HttpRequest) -> HttpResponse:
+    """The caller's recent jobs, newest first."""
+    return JsonResponse({"jobs": [job_snapshot(job) for job in jobs_recent(user=request.user)]})
+
+
+@api_view(methods=("GET",))
+def job_detail(request: HttpRequest, job_id: Any) -> HttpResponse:
+    """One job; 404 when the caller may not see it."""
+    job = job_get_visible(user=request.user, job_id=job_id)
+    if job is None:
+        return json_error("No such job.", 404)
+    return JsonResponse({"job": job_snapshot(job)})
+
+
+@api_view(methods=("POST",))
+def job_cancel_view(request: HttpRequest, job_id: Any) -> HttpResponse:
+    """Ask a job to stop; 409 when it already finished."""
+    job = job_get_visible(user=request.user, job_id=job_id)
+    if job is None:
+        return json_error("No such job.", 404)
+    try:
+        job = job_cancel(job_id=job.pk)
+    except JobAlreadyFinished as exc:
+        return json_error(str(exc), 409, job=job_snapshot(job))
+    return JsonResponse({"job": job_snapshot(job)}, status=202)
+
+
+def _chunks(name: str):
+    # DESIGN trap 6: FileResponse over a file under daphne buffers the whole file; read in
+    # fixed chunks so memory stays flat whatever the size.
+    with default_storage.open(name, "rb") as handle:
+        while chunk := handle.read(DOWNLOAD_CHUNK):
+            yield chunk
+
+
+@api_view(methods=("GET", "HEAD"))
+def job_download(request: HttpRequest, job_id: Any) -> HttpResponse:
+    """The job's file: 404 when not the caller's or not ready, 410 when expired."""
+    job = job_get_visible(user=request.user, job_id=job_id)
+    if job is None or job.status != JobStatus.SUCCEEDED or not job.result_file:
+        return json_error("No such file: the job is not yours or has no file (yet).", 404)
+    if job.expires_at and job.expires_at <= timezone.now():
+        return json_error("This file has expired; run the export again.", 410)
+    if not default_storage.exists(job.result_file):
+        return json_error("This file is gone; run the export again.", 410)
+    filename = job.result_name or job.result_file.rsplit("/", 1)[-1]
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    accel = settings.EXPORT_X_ACCEL_REDIRECT
+    if accel:
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = accel.rstrip("/") + "/" + job.result_file.lstrip("/")
+    else:
+        response = StreamingHttpResponse(
+            _chunks(job.result_file) if request.method == "GET" else iter(()),
+            content_type=content_type,
+        )
+        response["Content-Length"] = str(default_storage.size(job.result_file))
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@api_view(methods=("POST",), staff=True)
+def demo_job_start(request: HttpRequest) -> HttpResponse:
+    """Start the demonstration job (only with JOBS_DEMO_ENDPOINT on)."""
+    if not settings.JOBS_DEMO_ENDPOINT:
+        return json_error("Not found.", 404)
+    try:
+        data = request_data(request)
+        steps = int(data.get("steps", 30))
+        delay = float(data.get("delay", 0.05))
+        fail_every = int(data.get("fail_every", 0) or 0)
+        crash_at = data.get("crash_at")
+        crash_at = int(crash_at) if crash_at not in (None, "") else None
+    except BadRequest as exc:
+        return json_error(str(exc), 400)
+    except (TypeError, ValueError):
+        return json_error("steps, fail_every and crash_at must be integers, delay a number.", 400)
+    if not (1 <= steps <= demo.MAX_STEPS) or not (0 <= delay <= demo.MAX_DELAY):
+        return json_error(f"steps must be 1..{demo.MAX_STEPS}, delay 0..{demo.MAX_DELAY}.", 400)
+    job = job_start(
+        kind=demo.KIND,
+        owner_id=request.user.pk,
+        title=f"Demo: {steps} steps",
+        params={"steps": steps, "delay": delay, "fail_every": fail_every, "crash_at": crash_at},
+    )
+    return JsonResponse({"job": job_snapshot(job)}, status=202)

@@ -1,0 +1,226 @@
+"""Settings: every deploy-specific value from the environment, working defaults for one machine.
+
+See README.md, section "Configuration", for the variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from realtime_site.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("DJANGO_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", required=PRODUCTION) or (
+    "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
+)
+# Never "*": it switches the WebSocket Origin check off (DESIGN trap 13).
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+if "*" in ALLOWED_HOSTS and PRODUCTION:
+    raise ImproperlyConfigured(
+        "DJANGO_ALLOWED_HOSTS must not contain '*' in production: it disables the Origin check."
+    )
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+USE_X_FORWARDED_HOST = env_bool("DJANGO_USE_X_FORWARDED_HOST", False)
+if env_bool("DJANGO_SECURE_PROXY_SSL", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", PRODUCTION)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "post_office",
+    "jobs",
+    "exports",
+    "campaigns",
+    "consumers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "realtime_site.urls"
+ASGI_APPLICATION = "realtime_site.asgi.application"
+CSRF_FAILURE_VIEW = "realtime_site.errors.csrf_failure"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Job threads write while requests write (DESIGN trap 4): WAL lets readers run beside the
+    # writer, IMMEDIATE takes the write lock up front so the busy timeout applies instead of a
+    # "database is locked" on lock upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30),
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- channel layer --------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+# "pubsub" (default) or "core": see README "Choosing the Redis layer" for the measurement.
+CHANNEL_LAYER_BACKEND = env_str("CHANNEL_LAYER_BACKEND", "pubsub")
+if REDIS_URL:
+    if CHANNEL_LAYER_BACKEND == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "rt")},
+            }
+        }
+    elif CHANNEL_LAYER_BACKEND == "core":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [REDIS_URL],
+                    "prefix": env_str("CHANNEL_LAYER_PREFIX", "rt"),
+                    "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
+                },
+            }
+        }
+    else:
+        raise ImproperlyConfigured(
+            f"CHANNEL_LAYER_BACKEND={CHANNEL_LAYER_BACKEND!r}: use 'pubsub' or 'core'."
+        )
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- files ----------------------------------------------------------------------------------
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# daphne serves /static/ itself unless a front server does (the fleet's nginx).
+SERVE_STATIC = env_bool("DJANGO_SERVE_STATIC", True)
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": env_str("FILE_STORAGE", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- mail -----------------------------------------------------------------------------------
+def _email_settings() -> dict:
+    """SMTP from EMAIL_URL (smtp://user:pass@host:port?tls=1) or EMAIL_HOST...; files otherwise."""
+    url = env_str("EMAIL_URL")
+    host = env_str("EMAIL_HOST")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps", "submission"}:
+            raise ImproperlyConfigured(f"EMAIL_URL scheme {parts.scheme!r}: use smtp:// or smtps://.")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        return {
+            "backend": "django.core.mail.backends.smtp.EmailBackend",
+            "host": parts.hostname or "localhost",
+            "port": parts.port or (465 if parts.scheme == "smtps" else 25),
+            "user": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "tls": query.get("tls", "0").lower() in {"1", "true", "yes"},
+            "ssl": parts.scheme == "smtps" or query.get("ssl", "0").lower() in {"1", "true", "yes"},
+        }
+    if host:
+        return {
+            "backend": "django.core.mail.backends.smtp.EmailBackend",
+            "host": host,
+            "port": env_int("EMAIL_PORT", 25),
+            "user": env_str("EMAIL_HOST_USER", ""),
+            "password": env_str("EMAIL_HOST_PASSWORD", ""),
+            "tls": env_bool("EMAIL_USE_TLS", False),
+            "ssl": env_bool("EMAIL_USE_SSL", False),
+        }
+    return {"backend": "django.core.mail.backends.filebased.EmailBackend", "host": "localhost",
+            "port": 25, "user": "", "password": "", "tls": False, "ssl": False}
+
+
+_mail = _email_settings()
+EMAIL_BACKEND = "post_office.EmailBackend"
+EMAIL_HOST = _mail["host"]
+EMAIL_PORT = _mail["port"]
+EMAIL_HOST_USER = _mail["user"]
+EMAIL_HOST_PASSWORD = _mail["password"]
+EMAIL_USE_TLS = _mail["tls"]
+EMAIL_USE_SSL = _mail["ssl"]
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Reminders <noreply@localhost>")
+# The real transport behind post-office (campaigns talk to it directly, see campaigns/).
+MAIL_TRANSPORT_BACKEND = _mail["backend"]
+POST_OFFICE = {
+    "BACKENDS": {"default": MAIL_TRANSPORT_BACKEND},
+    "DEFAULT_PRIORITY": "now",
+    # Campaign mail never goes through send_queued (DESIGN trap 7); keep logging on for outcomes.
+    "LOG_LEVEL": 2,
+    "MESSAGE_ID_ENABLED": True,
+}
+
+# --- jobs -----------------------------------------------------------------------------------
+JOBS_WORKERS = env_int("JOBS_WORKERS", 2)
+JOBS_PROGRESS_INTERVAL = env_float("JOBS_PROGRESS_INTERVAL", 0.2)
+JOBS_HEARTBEAT_INTERVAL = env_float("JOBS_HEARTBEAT_INTERVAL", 10.0)
+JOBS_STALE_AFTER = env_float("JOBS_STALE_AFTER", 40.0)
+JOBS_RECENT_LIMIT = env_int("JOBS_RECENT_LIMIT", 50)
+# A staff-only endpoint that starts the demonstration job; for tests and the demo only.
+JOBS_DEMO_ENDPOINT = env_bool("JOBS_DEMO_ENDPOINT", DEBUG)
+EXPORT_EXPIRY_HOURS = env_float("EXPORT_EXPIRY_HOURS", 24.0)
+EXPORT_X_ACCEL_REDIRECT = env_str("EXPORT_X_ACCEL_REDIRECT", "")  # e.g. "/protected-media/"
+
+# Tests start servers with a fast hasher; never set this in production.
+if env_str("DJANGO_PASSWORD_HASHERS"):
+    if PRODUCTION:
+        raise ImproperlyConfigured("DJANGO_PASSWORD_HASHERS is for tests; unset it in production.")
+    PASSWORD_HASHERS = env_list("DJANGO_PASSWORD_HASHERS", [])
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
