@@ -8,9 +8,9 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.module_loading import import_string
-from django.conf import settings
 
 from jobs.broadcast import broadcaster
 from jobs.groups import user_group

@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from jobs.broadcast import Broadcaster, broadcaster as default_broadcaster
+from jobs.broadcast import Broadcaster
+from jobs.broadcast import broadcaster as default_broadcaster
 from jobs.groups import JOB_UPDATE, user_group
 from jobs.models import Job, JobStatus
 from jobs.snapshot import job_snapshot

@@ -20,6 +20,10 @@ class JobAlreadyFinished(Exception):
     """The job is in a terminal state; nothing can change it."""
 
 
+class JobNotResumable(Exception):
+    """The job cannot be resumed (still active, succeeded, already resumed, or kind has no hook)."""
+
+
 def job_start(
     *, kind: str, owner_id: int, title: str, params: dict[str, Any] | None = None,
     total: int | None = None, resumed_from_id: Any = None,
@@ -118,3 +122,22 @@ def jobs_beat(*, worker_id: str = WORKER_ID) -> int:
     return Job.objects.filter(status__in=ACTIVE_STATUSES, worker_id=worker_id).update(
         heartbeat_at=timezone.now()
     )
+
+
+def job_resume(*, job_id: Any, user_id: int) -> Job:
+    """Start the job that continues a finished one (a new job; the old one stays final)."""
+    from jobs import kinds
+    from jobs.snapshot import job_is_resumable
+
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if not job_is_resumable(job):
+            raise JobNotResumable(f"This {job.kind} job cannot be resumed ({job.status}).")
+        resume = kinds.resumer(job.kind)
+        assert resume is not None
+        new_job = resume(job, user_id)
+        job.result = {**(job.result or {}), "resumed_by": str(new_job.pk)}
+        job.version = F("version") + 1
+        job.save(update_fields=["result", "version", "updated_at"])
+        transaction.on_commit(lambda: publish(Job.objects.get(pk=job_id)))
+    return new_job

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
+from jobs import kinds
 from jobs.models import Job, JobStatus
+
+RESUMABLE_STATUSES = frozenset({JobStatus.INTERRUPTED, JobStatus.CANCELLED, JobStatus.FAILED})
+
+
+def job_is_resumable(job: Job) -> bool:
+    """A finished, unsuccessful job whose kind can continue it, not resumed yet."""
+    result = job.result if isinstance(job.result, dict) else {}
+    return (
+        job.status in RESUMABLE_STATUSES
+        and kinds.resumer(job.kind) is not None
+        and not result.get("resumed_by")
+        and result.get("resumable", True) is not False
+    )
 
 SNAPSHOT_FIELDS = (
     "id", "kind", "title", "status", "total", "done", "failed", "percent", "rate",
@@ -20,7 +34,7 @@ def iso(value: datetime | None) -> str | None:
     """UTC ISO 8601 with a Z, or None."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def job_snapshot(job: Job, *, now: datetime | None = None, queue_position: int | None = None
@@ -72,6 +86,7 @@ def job_snapshot(job: Job, *, now: datetime | None = None, queue_position: int |
         "finished_at": iso(job.finished_at),
         # Extensions to the contract (allowed: new fields only).
         "queue_position": queue_position,
-        "resumable": bool(job.result.get("resumable")) if isinstance(job.result, dict) else False,
+        "resumable": job_is_resumable(job),
+        "resumed_from": str(job.resumed_from_id) if job.resumed_from_id else None,
     }
     return snapshot

@@ -14,7 +14,13 @@ from django.utils.http import content_disposition_header
 from jobs import demo
 from jobs.models import JobStatus
 from jobs.selectors import job_get_visible, jobs_recent
-from jobs.services import JobAlreadyFinished, job_cancel, job_start
+from jobs.services import (
+    JobAlreadyFinished,
+    JobNotResumable,
+    job_cancel,
+    job_resume,
+    job_start,
+)
 from jobs.snapshot import job_snapshot
 from realtime_site.api import BadRequest, api_view, json_error, request_data
 
@@ -47,6 +53,19 @@ def job_cancel_view(request: HttpRequest, job_id: Any) -> HttpResponse:
     except JobAlreadyFinished as exc:
         return json_error(str(exc), 409, job=job_snapshot(job))
     return JsonResponse({"job": job_snapshot(job)}, status=202)
+
+
+@api_view(methods=("POST",), staff=True)
+def job_resume_view(request: HttpRequest, job_id: Any) -> HttpResponse:
+    """Start a new job continuing (campaign) or retrying (export) this one; 409 when it cannot."""
+    job = job_get_visible(user=request.user, job_id=job_id)
+    if job is None:
+        return json_error("No such job.", 404)
+    try:
+        new_job = job_resume(job_id=job.pk, user_id=request.user.pk)
+    except JobNotResumable as exc:
+        return json_error(str(exc), 409, job=job_snapshot(job))
+    return JsonResponse({"job": job_snapshot(new_job), "resumed_from": str(job.pk)}, status=202)
 
 
 def _chunks(name: str):

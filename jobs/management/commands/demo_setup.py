@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         User = get_user_model()
         password = secrets.token_urlsafe(9)
-        user, created = User.objects.get_or_create(
+        user, _created = User.objects.get_or_create(
             username=DEMO_USERNAME, defaults={"email": "admin@localhost"}
         )
         user.is_staff = user.is_superuser = True
