@@ -19,6 +19,8 @@ def run_demo(job: Job, reporter: Reporter) -> JobOutcome:
     delay = float(job.params.get("delay", 0.05))
     fail_every = int(job.params.get("fail_every", 0))
     crash_at = job.params.get("crash_at")
+    # bench/push.py: the message carries the wall-clock time of the Reporter call.
+    stamp = bool(job.params.get("stamp"))
     reporter.set_total(steps)
     for step in range(1, steps + 1):
         reporter.check_cancelled()
@@ -28,5 +30,6 @@ def run_demo(job: Job, reporter: Reporter) -> JobOutcome:
         if fail_every and step % fail_every == 0:
             reporter.fail_item(reason=f"Step {step} failed on purpose")
         else:
-            reporter.advance(message=f"Step {step} of {steps}")
+            message = f"{time.time():.6f}" if stamp else f"Step {step} of {steps}"
+            reporter.advance(message=message)
     return JobOutcome(message=f"{steps} steps done")

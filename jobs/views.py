@@ -126,6 +126,7 @@ def demo_job_start(request: HttpRequest) -> HttpResponse:
         kind=demo.KIND,
         owner_id=request.user.pk,
         title=f"Demo: {steps} steps",
-        params={"steps": steps, "delay": delay, "fail_every": fail_every, "crash_at": crash_at},
+        params={"steps": steps, "delay": delay, "fail_every": fail_every, "crash_at": crash_at,
+                "stamp": bool(data.get("stamp"))},
     )
     return JsonResponse({"job": job_snapshot(job)}, status=202)
