@@ -23,6 +23,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from consumers.routing import websocket_urlpatterns  # noqa: E402
+from realtime_site import lifecycle  # noqa: E402
 from realtime_site.lifecycle import ServerLoopMiddleware  # noqa: E402
 
 application = ServerLoopMiddleware(
@@ -35,3 +36,5 @@ application = ServerLoopMiddleware(
         }
     )
 )
+
+lifecycle.install()

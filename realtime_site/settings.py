@@ -95,6 +95,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- channel layer --------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Redis trouble must never block a thread for long (README "Deploying on several servers"): a
+# dead or black-holed Redis fails a new connection after REDIS_CONNECT_TIMEOUT seconds, and an
+# idle pub/sub connection is pinged so a half-open one is noticed and re-subscribed.
+_REDIS_HOST = {
+    "address": REDIS_URL,
+    "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 2.0),
+    "socket_keepalive": True,
+    "health_check_interval": env_int("REDIS_HEALTH_CHECK_INTERVAL", 15),
+}
 # "pubsub" (default) or "core": see README "Choosing the Redis layer" for the measurement.
 CHANNEL_LAYER_BACKEND = env_str("CHANNEL_LAYER_BACKEND", "pubsub")
 if REDIS_URL:
@@ -102,7 +111,7 @@ if REDIS_URL:
         CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "rt")},
+                "CONFIG": {"hosts": [_REDIS_HOST], "prefix": env_str("CHANNEL_LAYER_PREFIX", "rt")},
             }
         }
     elif CHANNEL_LAYER_BACKEND == "core":
@@ -110,7 +119,7 @@ if REDIS_URL:
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
                 "CONFIG": {
-                    "hosts": [REDIS_URL],
+                    "hosts": [_REDIS_HOST],
                     "prefix": env_str("CHANNEL_LAYER_PREFIX", "rt"),
                     "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
                 },
@@ -195,11 +204,24 @@ JOBS_WORKERS = env_int("JOBS_WORKERS", 2)
 JOBS_PROGRESS_INTERVAL = env_float("JOBS_PROGRESS_INTERVAL", 0.2)
 JOBS_HEARTBEAT_INTERVAL = env_float("JOBS_HEARTBEAT_INTERVAL", 10.0)
 JOBS_STALE_AFTER = env_float("JOBS_STALE_AFTER", 40.0)
+if JOBS_STALE_AFTER < 2 * JOBS_HEARTBEAT_INTERVAL:
+    # A live job would be marked interrupted between two beats of its own server.
+    raise ImproperlyConfigured(
+        "JOBS_STALE_AFTER must be at least twice JOBS_HEARTBEAT_INTERVAL "
+        f"(got {JOBS_STALE_AFTER} and {JOBS_HEARTBEAT_INTERVAL})."
+    )
 JOBS_RECENT_LIMIT = env_int("JOBS_RECENT_LIMIT", 50)
 # A staff-only endpoint that starts the demonstration job; for tests and the demo only.
 JOBS_DEMO_ENDPOINT = env_bool("JOBS_DEMO_ENDPOINT", DEBUG)
 EXPORT_EXPIRY_HOURS = env_float("EXPORT_EXPIRY_HOURS", 24.0)
 EXPORT_X_ACCEL_REDIRECT = env_str("EXPORT_X_ACCEL_REDIRECT", "")  # e.g. "/protected-media/"
+# "fast": exports/xlsx.py, the streaming writer; "openpyxl": write-only openpyxl (bench/export.py).
+EXPORT_XLSX_ENGINE = env_str("EXPORT_XLSX_ENGINE", "fast")
+EXPORT_XLSX_COMPRESSLEVEL = env_int("EXPORT_XLSX_COMPRESSLEVEL", 1)  # zlib level of the xlsx zip
+EXPORT_CHUNK_SIZE = env_int("EXPORT_CHUNK_SIZE", 2000)  # rows per fetch, progress and cancel check
+EXPORT_WIDTH_SAMPLE = env_int("EXPORT_WIDTH_SAMPLE", 2000)  # rows that decide column widths
+EXPORT_TMP_DIR = Path(env_str("EXPORT_TMP_DIR", str(VAR_DIR / "tmp" / "exports")))
+EXPORT_CLEANUP_INTERVAL = env_float("EXPORT_CLEANUP_INTERVAL", 600.0)  # seconds
 
 # Tests start servers with a fast hasher; never set this in production.
 if env_str("DJANGO_PASSWORD_HASHERS"):
