@@ -1,0 +1,242 @@
+// The one owner of the /ws/jobs/ WebSocket (see ../../README.md, "What the admin sees").
+//
+// - reconnects with exponential backoff and jitter, forever, unless the server said 4401/4403;
+// - every (re)connect starts from the server's `jobs.snapshot` (the server sends one on
+//   connect): delivery over the channel layer is at-most-once, the database is the truth;
+// - keeps, per job, the snapshot with the highest `version` (updates may arrive out of order);
+// - never polls: a `ping` every 25 s only keeps proxies from closing an idle socket and
+//   detects a dead connection.
+//
+// Events (all CustomEvent, read `event.detail`):
+//   "state"    {state, attempt, delay}   state: connecting | live | reconnecting |
+//                                         unauthenticated | forbidden
+//   "snapshot" {jobs}                    after each snapshot was applied (jobs newest first)
+//   "job"      {job, previous}           one job changed (newer version applied)
+//   "ended"    {job, previous}           a job this page saw active reached a terminal status
+
+export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
+export const CLOSE_UNAUTHENTICATED = 4401;
+export const CLOSE_FORBIDDEN = 4403;
+
+export function isTerminal(job) {
+  return TERMINAL.has(job.status);
+}
+
+export class JobsSocket extends EventTarget {
+  constructor({
+    path = "/ws/jobs/",
+    loginUrl = "/accounts/login/",
+    baseDelay = 500,
+    maxDelay = 15000,
+    pingEvery = 25000,
+    pongTimeout = 10000,
+    connectTimeout = 10000,
+  } = {}) {
+    super();
+    this.path = path;
+    this.loginUrl = loginUrl;
+    this.baseDelay = baseDelay;
+    this.maxDelay = maxDelay;
+    this.pingEvery = pingEvery;
+    this.pongTimeout = pongTimeout;
+    this.connectTimeout = connectTimeout;
+    this.jobs = new Map();
+    this.state = "idle";
+    this.attempt = 0;
+    this.ws = null;
+    this._timers = {};
+    this._stopped = false;
+    this._wake = () => {
+      if (this.state === "reconnecting") this._connectNow();
+    };
+  }
+
+  /** Jobs known to this page, newest first. */
+  list() {
+    return [...this.jobs.values()].sort((a, b) =>
+      (b.created_at || "").localeCompare(a.created_at || ""));
+  }
+
+  /** Seed with jobs rendered in the page, before the socket is open. */
+  seed(jobs) {
+    for (const job of jobs || []) this._apply(job, { live: false });
+  }
+
+  start() {
+    this._stopped = false;
+    window.addEventListener("online", this._wake);
+    document.addEventListener("visibilitychange", this._wake);
+    this._connect();
+    return this;
+  }
+
+  stop() {
+    this._stopped = true;
+    window.removeEventListener("online", this._wake);
+    document.removeEventListener("visibilitychange", this._wake);
+    this._clearTimers();
+    if (this.ws) this._detach(this.ws).close(1000);
+    this.ws = null;
+  }
+
+  /** Apply a JOB from an HTTP answer (start, cancel, resume); same version rule. */
+  upsert(job) {
+    return this._apply(job, { live: true });
+  }
+
+  send(message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(message));
+      return true;
+    }
+    return false;
+  }
+
+  // --- connection ------------------------------------------------------------------------
+  _url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}${this.path}`;
+  }
+
+  _setState(state, extra = {}) {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", {
+      detail: { state, attempt: this.attempt, ...extra },
+    }));
+  }
+
+  _connect() {
+    if (this._stopped) return;
+    this._clearTimers();
+    this._setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    let ws;
+    try {
+      ws = new WebSocket(this._url());
+    } catch (error) {
+      this._scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => this._heartbeat();
+    ws.onmessage = (event) => this._onMessage(event);
+    ws.onclose = (event) => this._onClose(event);
+    ws.onerror = () => {}; // a close event always follows
+    // A socket stuck in CONNECTING (a black-holed network) is given up after a while.
+    this._timers.connect = setTimeout(() => {
+      if (ws.readyState === WebSocket.CONNECTING) this._drop(ws);
+    }, this.connectTimeout);
+  }
+
+  _connectNow() {
+    this.attempt = Math.max(this.attempt, 1);
+    this._connect();
+  }
+
+  _onClose(event) {
+    if (event.target !== this.ws) return;
+    this.ws = null;
+    this._clearTimers();
+    if (this._stopped) return;
+    if (event.code === CLOSE_UNAUTHENTICATED) {
+      this._setState("unauthenticated");
+      const next = encodeURIComponent(location.pathname + location.search);
+      location.assign(`${this.loginUrl}?next=${next}`);
+      return;
+    }
+    if (event.code === CLOSE_FORBIDDEN) {
+      this._setState("forbidden");
+      return;
+    }
+    this._scheduleReconnect();
+  }
+
+  /** Forget a socket that is not answering and reconnect without waiting for its close. */
+  _drop(ws) {
+    this._detach(ws);
+    try { ws.close(); } catch (error) { /* already closing */ }
+    if (ws === this.ws) {
+      this.ws = null;
+      this._scheduleReconnect();
+    }
+  }
+
+  _detach(ws) {
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    return ws;
+  }
+
+  _scheduleReconnect() {
+    this._clearTimers();
+    // Exponential backoff with "equal jitter": half fixed, half random, so a restarted server
+    // is not hit by every browser at the same instant.
+    const ceiling = Math.min(this.maxDelay, this.baseDelay * 2 ** this.attempt);
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    this.attempt += 1;
+    this._setState("reconnecting", { delay });
+    this._timers.retry = setTimeout(() => this._connect(), delay);
+  }
+
+  _heartbeat() {
+    clearTimeout(this._timers.ping);
+    clearTimeout(this._timers.pong);
+    this._timers.ping = setTimeout(() => {
+      const ws = this.ws;
+      if (!ws || !this.send({ action: "ping" })) return;
+      this._timers.pong = setTimeout(() => this._drop(ws), this.pongTimeout);
+    }, this.pingEvery);
+  }
+
+  _clearTimers() {
+    for (const timer of Object.values(this._timers)) clearTimeout(timer);
+    this._timers = {};
+  }
+
+  // --- messages --------------------------------------------------------------------------
+  _onMessage(event) {
+    if (event.target !== this.ws) return;
+    this._heartbeat(); // any frame proves the connection is alive
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch (error) {
+      return;
+    }
+    if (message.type === "jobs.snapshot") {
+      this._applySnapshot(message.jobs || []);
+      if (this.state !== "live") {
+        this.attempt = 0;
+        this._setState("live");
+      }
+    } else if (message.type === "job.update" && message.job) {
+      this._apply(message.job, { live: true });
+    } else if (message.type === "error") {
+      console.warn("jobs socket:", message.error);
+    }
+  }
+
+  _applySnapshot(jobs) {
+    const seen = new Set();
+    for (const job of jobs) {
+      seen.add(job.id);
+      this._apply(job, { live: false });
+    }
+    // The snapshot holds the user's recent jobs: anything else is too old to show.
+    for (const id of [...this.jobs.keys()]) {
+      if (!seen.has(id)) this.jobs.delete(id);
+    }
+    this.dispatchEvent(new CustomEvent("snapshot", { detail: { jobs: this.list() } }));
+  }
+
+  /** Keep the highest version; fire "job" (and "ended") when something newer arrived. */
+  _apply(job, { live }) {
+    const previous = this.jobs.get(job.id);
+    if (previous && !(job.version > previous.version)) return false;
+    this.jobs.set(job.id, job);
+    this.dispatchEvent(new CustomEvent("job", { detail: { job, previous } }));
+    const wasActive = previous ? !isTerminal(previous) : live;
+    if (isTerminal(job) && wasActive) {
+      this.dispatchEvent(new CustomEvent("ended", { detail: { job, previous } }));
+    }
+    return true;
+  }
+}
