@@ -47,7 +47,7 @@ class LiveClient:
     def websocket(self, *, origin: str | None = None, path: str = "/ws/jobs/") -> Socket:
         ws_base = self.base_url.replace("http://", "ws://", 1)
         headers = {"Cookie": self.cookie_header(), "Origin": origin or self.base_url}
-        conn = connect(ws_base + path, additional_headers=headers, open_timeout=10,
+        conn = connect(ws_base + path, additional_headers=headers, open_timeout=10, legacy=True,
                        max_size=2**24)
         return Socket(conn)
 
