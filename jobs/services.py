@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -41,8 +44,28 @@ def job_start(
         message="Queued",
         resumed_from_id=resumed_from_id,
     )
-    transaction.on_commit(lambda: _submit(job))
+    held = getattr(_foreground, "jobs", None)
+    if held is not None:
+        held.append(job)
+        transaction.on_commit(lambda: publish(job))
+    else:
+        transaction.on_commit(lambda: _submit(job))
     return job
+
+
+_foreground = threading.local()
+
+
+@contextmanager
+def jobs_held() -> Iterator[list[Job]]:
+    """Inside the block, job_start creates rows without handing them to the pool: the caller
+    runs them itself (`manage.py run_job` runs a job in the foreground with runner.execute)."""
+    previous = getattr(_foreground, "jobs", None)
+    _foreground.jobs = held = []
+    try:
+        yield held
+    finally:
+        _foreground.jobs = previous
 
 
 def _submit(job: Job) -> None:
