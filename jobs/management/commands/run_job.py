@@ -12,6 +12,7 @@ input, 130 stopped with Ctrl-C (the job is marked interrupted and can be resumed
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
@@ -144,7 +145,8 @@ class Command(BaseCommand):
 
     # --- steps ------------------------------------------------------------------------------
     def _owner(self, username: str) -> Any:
-        user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username}).first()
+        model = get_user_model()
+        user = model.objects.filter(**{model.USERNAME_FIELD: username}).first()
         if user is None:
             raise CommandError(f"No user {username!r}.", returncode=EXIT_USAGE)
         if not (user.is_active and user.is_staff):
@@ -231,10 +233,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{summary} in {_fmt_duration(elapsed)}. {job.message}")
         if job.result_file:
             where = job.result_file
-            try:
+            with contextlib.suppress(NotImplementedError):  # object storage: no local path
                 where = default_storage.path(job.result_file)
-            except NotImplementedError:  # object storage: no local path
-                pass
             self.stdout.write(f"File: {where} (expires {snap['expires_at']})")
             if options["output"]:
                 with default_storage.open(job.result_file, "rb") as src, \
