@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from campaigns.models import Acceptance, Agreement, Campaign, Recipient
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "version", "updated_at")
+    prepopulated_fields = {"slug": ("title",)}
+    search_fields = ("title", "slug")
+
+
+@admin.register(Acceptance)
+class AcceptanceAdmin(admin.ModelAdmin):
+    list_display = ("user", "agreement", "version", "accepted_at")
+    list_filter = ("agreement",)
+    search_fields = ("user__username", "user__email")
+    raw_id_fields = ("user",)
+    list_select_related = ("user", "agreement")
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("job", "agreement", "agreement_version", "summary_sent_at")
+    raw_id_fields = ("job", "summary_mail")
+    list_select_related = ("job", "agreement")
+
+
+@admin.register(Recipient)
+class RecipientAdmin(admin.ModelAdmin):
+    list_display = ("email", "status", "attempts", "maybe_duplicate", "error", "finished_at")
+    list_filter = ("status", "retryable", "maybe_duplicate")
+    search_fields = ("email",)
+    raw_id_fields = ("job", "user", "mail")

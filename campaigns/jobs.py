@@ -1,0 +1,107 @@
+"""The campaign job: snapshot recipients, send their reminders, mail the owner a summary."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+
+from campaigns.dispatch import Dispatcher, Outcome
+from campaigns.models import Recipient
+from campaigns.services import KIND, recipients_carry_over, recipients_snapshot
+from campaigns.summary import campaign_summary_send, summary_counts
+from jobs.kinds import JobOutcome
+from jobs.models import Job, JobStatus
+from jobs.progress import JobCancelled, JobStopped, Reporter
+
+logger = logging.getLogger(__name__)
+
+
+def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
+    """Run one campaign job with any Reporter (the runner's, or a terminal one in the foreground)."""
+    extra: dict[str, Any] = {}
+    try:
+        if not Recipient.objects.filter(job_id=job.pk).exists():
+            if job.resumed_from_id:
+                # The job we continue may have died unnoticed: its owner gets its summary first.
+                campaign_summary_send(job_id=job.resumed_from_id)
+                reporter.set_message("Carrying over the recipients not sent yet")
+                extra.update(recipients_carry_over(job_id=job.pk, from_job_id=job.resumed_from_id))
+            else:
+                reporter.set_message("Choosing recipients")
+                recipients_snapshot(job_id=job.pk)
+        total = Recipient.objects.filter(job_id=job.pk).count()
+        reporter.set_total(total)
+        reporter.set_message(f"Sending {total} reminders")
+
+        def on_outcomes(batch: list[Outcome]) -> None:
+            sent = sum(1 for o in batch if o.sent)
+            failed = len(batch) - sent
+            if sent:
+                reporter.advance(sent)
+            if failed:
+                last = next(o for o in reversed(batch) if not o.sent)
+                reporter.fail_item(failed, reason=f"Failed: {last.error}"[:300])
+
+        dispatcher = Dispatcher(
+            job_id=job.pk, workers=settings.CAMPAIGN_CONNECTIONS,
+            chunk_size=settings.CAMPAIGN_CHUNK_SIZE, on_outcomes=on_outcomes,
+            check=reporter.check_cancelled,
+        )
+        try:
+            stats = dispatcher.run()
+        finally:
+            extra.update(connections=dispatcher.stats.connections,
+                         reconnects=dispatcher.stats.reconnects)
+    except JobCancelled:
+        _summary(job, reporter, JobStatus.CANCELLED, extra=extra)
+        raise
+    except JobStopped:
+        _summary(job, reporter, None, extra=extra)
+        raise
+    except Exception as exc:
+        _summary(job, reporter, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}",
+                 extra=extra)
+        raise
+    counts = summary_counts(job_id=job.pk)
+    reporter.set_counts(done=counts["sent"], failed=counts["failed"])
+    _summary(job, reporter, JobStatus.SUCCEEDED, extra=extra)
+    return JobOutcome(
+        message=f"{counts['sent']} sent, {counts['failed']} failed",
+        data={**counts, **extra, "skipped": stats.skipped},
+    )
+
+
+def _summary(job: Job, reporter: Reporter, status: str | None, *, error: str = "",
+             extra: dict | None = None) -> None:
+    try:
+        reporter.flush()
+    except Exception:  # JobStopped: the row is already final; the summary still goes out
+        pass
+    try:
+        campaign_summary_send(job_id=job.pk, status=status, error=error,
+                              extra={"connections": (extra or {}).get("connections")})
+    except Exception:
+        logger.exception("campaign %s: summary failed", job.pk)
+
+
+def campaign_run_foreground(*, job_id: Any, reporter_factory: type[Reporter] = Reporter
+                            ) -> str | None:
+    """Claim a queued campaign job and run it in the calling thread (operator command, bench).
+
+    Same status handling as the thread pool: it goes through the runner's own steps.
+    """
+    from jobs.runner import _claim, _run
+
+    job = _claim(str(job_id))
+    if job is None:
+        return None
+    return _run(job, reporter_factory(job), run_campaign)
+
+
+def register() -> None:
+    from campaigns.services import campaign_resume
+    from jobs import kinds
+
+    kinds.register(KIND, run_campaign, resume=campaign_resume)

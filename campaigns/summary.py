@@ -1,0 +1,116 @@
+"""The summary email a campaign's owner receives when it ends, whatever its status."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.mail import get_connection
+from django.db.models import Count, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from post_office import mail
+from post_office.utils import create_attachments
+
+from campaigns.models import Campaign, Recipient, RecipientStatus
+from jobs.models import TERMINAL_STATUSES, Job
+
+logger = logging.getLogger(__name__)
+
+INLINE_FAILURES = 20
+
+
+def _duration(job: Job) -> str:
+    if job.started_at is None:
+        return "not started"
+    seconds = ((job.finished_at or timezone.now()) - job.started_at).total_seconds()
+    return str(timedelta(seconds=round(max(0.0, seconds), 1))).rstrip("0").rstrip(".")
+
+
+def summary_counts(*, job_id: Any) -> dict[str, int]:
+    """Totals for one campaign job, from its recipient rows."""
+    agg = Recipient.objects.filter(job_id=job_id).aggregate(
+        total=Count("pk"),
+        sent=Count("pk", filter=Q(status=RecipientStatus.SENT)),
+        failed=Count("pk", filter=Q(status=RecipientStatus.FAILED)),
+        maybe_duplicate=Count("pk", filter=Q(maybe_duplicate=True,
+                                             status=RecipientStatus.SENT)),
+    )
+    agg["not_sent"] = agg["total"] - agg["sent"] - agg["failed"]
+    return agg
+
+
+def failures_csv(*, job_id: Any) -> bytes:
+    """Every failed address of a job with its reason, as CSV."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["email", "reason", "retryable", "attempts"])
+    rows = (Recipient.objects.filter(job_id=job_id, status=RecipientStatus.FAILED)
+            .order_by("pk").values_list("email", "error", "retryable", "attempts"))
+    for row in rows.iterator(chunk_size=2000):
+        writer.writerow(row)
+    return out.getvalue().encode("utf-8")
+
+
+def campaign_summary_send(*, job_id: Any, status: str | None = None, error: str = "",
+                          extra: dict | None = None) -> bool:
+    """Mail the owner the campaign's summary once; False when it was already sent (or no one)."""
+    now = timezone.now()
+    if not Campaign.objects.filter(pk=job_id, summary_sent_at__isnull=True).update(
+        summary_sent_at=now
+    ):
+        return False
+    campaign = Campaign.objects.select_related("job__owner", "agreement").get(pk=job_id)
+    job = campaign.job
+    owner_email = job.owner.email
+    if not owner_email:
+        logger.warning("campaign %s: its owner has no email address; no summary", job_id)
+        return False
+    status = status or job.status
+    counts = summary_counts(job_id=job_id)
+    failures = list(
+        Recipient.objects.filter(job_id=job_id, status=RecipientStatus.FAILED)
+        .order_by("pk").values("email", "error")[:INLINE_FAILURES]
+    )
+    csv_attached = counts["failed"] > INLINE_FAILURES
+    context = {
+        "title": job.title, "status": status, "counts": counts, "duration": _duration(job),
+        "failures": failures, "csv_attached": csv_attached, "job_id": job.pk,
+        "error": error or job.error, **(extra or {}),
+    }
+    try:
+        # Created with status None and dispatched here on the campaign's transport: never
+        # queued, so post-office's send_queued cannot send it a second time (DESIGN trap 7).
+        email = mail.create(
+            settings.DEFAULT_FROM_EMAIL, [owner_email],
+            subject=f"Campaign {status}: {counts['sent']} sent, {counts['failed']} failed "
+                    f"({campaign.agreement.title})",
+            message=render_to_string("campaigns/email/summary.txt", context),
+            priority="now", commit=True,
+        )
+        if csv_attached:
+            email.attachments.add(*create_attachments(
+                {f"failed-{job.pk}.csv": {"file": ContentFile(failures_csv(job_id=job_id)),
+                                           "mimetype": "text/csv"}}
+            ))
+        email.dispatch(connection=get_connection(settings.MAIL_TRANSPORT_BACKEND),
+                       disconnect_after_delivery=False)
+    except Exception:
+        logger.exception("campaign %s: the summary email could not be prepared", job_id)
+        return False
+    Campaign.objects.filter(pk=job_id).update(summary_mail=email)
+    return True
+
+
+def campaigns_summarize_finished(limit: int = 20) -> int:
+    """Send the summaries nobody sent: jobs that ended without their thread (interrupted)."""
+    ids = list(
+        Campaign.objects.filter(summary_sent_at__isnull=True, job__status__in=TERMINAL_STATUSES)
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(1 for job_id in ids if campaign_summary_send(job_id=job_id))

@@ -1,0 +1,87 @@
+"""Campaign API (staff) and the acceptance pages reached from a reminder's personal link."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from campaigns.links import LinkExpired, LinkInvalid, link_read
+from campaigns.models import Acceptance, Agreement
+from campaigns.selectors import agreement_resolve, agreements_with_unsigned
+from campaigns.services import CampaignAlreadyRunning, acceptance_record, campaign_start
+from jobs.snapshot import job_snapshot
+from realtime_site.api import BadRequest, api_view, json_error, request_data
+
+
+@api_view(methods=("POST",), staff=True)
+def campaign_create(request: HttpRequest) -> HttpResponse:
+    """Start a reminder campaign for one agreement (id or slug)."""
+    try:
+        data = request_data(request)
+    except BadRequest as exc:
+        return json_error(str(exc), 400)
+    agreement = agreement_resolve(data.get("agreement"))
+    if agreement is None:
+        choices = list(Agreement.objects.order_by("slug").values_list("slug", flat=True)[:50])
+        return json_error("Unknown or missing agreement: send its id or slug as `agreement`.",
+                          400, choices=choices)
+    try:
+        job = campaign_start(owner_id=request.user.pk, agreement_id=agreement.pk)
+    except CampaignAlreadyRunning as exc:
+        return json_error(str(exc), 409)
+    return JsonResponse({"job": job_snapshot(job)}, status=202)
+
+
+@api_view(methods=("GET",), staff=True)
+def agreement_list(request: HttpRequest) -> HttpResponse:
+    """Agreements with how many users have not accepted them (the dashboard's picker)."""
+    return JsonResponse({"agreements": agreements_with_unsigned()})
+
+
+def _problem(request: HttpRequest, status: int, heading: str, message: str) -> HttpResponse:
+    return render(request, "campaigns/link_result.html",
+                  {"heading": heading, "message": message}, status=status)
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def accept(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows the agreement; POST accepts it. The signed link is the credential."""
+    try:
+        claim = link_read(token)
+    except LinkExpired:
+        return _problem(request, 410, "This link has expired",
+                        "Reminder links are valid for a limited time. The next reminder will "
+                        "bring a fresh one, or accept after logging in.")
+    except LinkInvalid:
+        return _problem(request, 400, "This link is not valid",
+                        "It may have been cut or changed. Open it again from the email, "
+                        "exactly as it was sent.")
+    person = get_user_model().objects.filter(pk=claim.user_id, is_active=True).first()
+    agreement = Agreement.objects.filter(pk=claim.agreement_id).first()
+    if person is None or agreement is None:
+        return _problem(request, 404, "This link is no longer valid",
+                        "The account or the agreement it was made for no longer exists.")
+    if request.user.is_authenticated and request.user.pk != person.pk:
+        return _problem(request, 403, "This link belongs to another account",
+                        "You are logged in as someone else. Log out, or use the link from "
+                        "your own email.")
+    done = Acceptance.objects.filter(user=person, agreement=agreement).first()
+    if done is not None:
+        return _problem(request, 200, "Already accepted",
+                        f"You accepted the {agreement.title} on "
+                        f"{done.accepted_at:%Y-%m-%d %H:%M} UTC. Nothing more to do.")
+    if claim.version != agreement.version:
+        return _problem(request, 410, "This link is for an older version",
+                        f"The {agreement.title} changed since this email was sent "
+                        f"(now version {agreement.version}). A new reminder will follow.")
+    if request.method == "POST":
+        acceptance_record(user_id=person.pk, agreement_id=agreement.pk, version=agreement.version)
+        return _problem(request, 200, "Thank you",
+                        f"You accepted the {agreement.title} (version {agreement.version}).")
+    return render(request, "campaigns/agreement.html", {"agreement": agreement, "person": person})
