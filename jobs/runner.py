@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
@@ -84,14 +85,18 @@ def _claim(job_id: str) -> Job | None:
     return job
 
 
-def execute(job_id: str) -> str | None:
-    """Run one job to its end in the calling thread; returns the final status."""
+def execute(job_id: str, *, reporter_factory: Callable[[Job], Reporter] | None = None
+            ) -> str | None:
+    """Run one job to its end in the calling thread; returns the final status.
+
+    `reporter_factory` lets a foreground caller (an operator command) watch progress.
+    """
     close_old_connections()
     try:
         job = _claim(job_id)
         if job is None:
             return None
-        reporter = Reporter(job)
+        reporter = (reporter_factory or Reporter)(job)
         try:
             run, _cleanup = kinds.get(job.kind)
         except KeyError:

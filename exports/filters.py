@@ -1,0 +1,95 @@
+"""Filters a caller may pass to an export, checked against the registry entry's allow-list.
+
+Keys are Django lookups as the admin changelist writes them (`status`, `status__exact`,
+`created_at__gte`, `car__make__in`...), limited to the entry's `filters` field paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from exports.registry import ExportType, resolve_field
+
+LOOKUPS = frozenset({
+    "exact", "iexact", "in", "gt", "gte", "lt", "lte", "isnull", "contains", "icontains",
+    "startswith", "istartswith", "year", "month", "day",
+})
+_INT_LOOKUPS = frozenset({"year", "month", "day"})
+MAX_IN_VALUES = 1000
+
+
+class FilterError(ValueError):
+    """A filter that is not allowed or whose value does not fit the field."""
+
+
+def _split(entry: ExportType, key: str) -> tuple[str, str]:
+    if not isinstance(key, str):
+        raise FilterError("Filter names must be strings.")
+    path, _, lookup = key.rpartition("__")
+    if path and lookup in LOOKUPS and path in entry.filters:
+        return path, lookup
+    if key in entry.filters:
+        return key, "exact"
+    allowed = ", ".join(entry.filters) or "none"
+    raise FilterError(f"Filtering on {key!r} is not allowed for {entry.key}; allowed: {allowed}.")
+
+
+def _convert(fld: models.Field, lookup: str, value: Any) -> Any:
+    if lookup == "isnull":
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in {"1", "true", "yes"}:
+            return True
+        if str(value).lower() in {"0", "false", "no"}:
+            return False
+        raise FilterError("isnull takes true or false.")
+    if lookup in _INT_LOOKUPS:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise FilterError(f"{lookup} takes a whole number.") from None
+    if lookup == "in":
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or len(items) > MAX_IN_VALUES:
+            raise FilterError(f"'in' takes a list (or comma-separated text) of at most "
+                              f"{MAX_IN_VALUES} values.")
+        return [_convert(fld, "exact", item) for item in items]
+    if isinstance(value, dict | list):
+        raise FilterError("Filter values must be text or numbers.")
+    if lookup in {"contains", "icontains", "startswith", "istartswith", "iexact"}:
+        return str(value)
+    try:
+        converted = fld.to_python(value)
+    except ValidationError as exc:
+        raise FilterError(f"{fld.name}: {' '.join(exc.messages)}") from None
+    if fld.choices and lookup == "exact" and converted not in dict(fld.flatchoices):
+        choices = ", ".join(str(k) for k in dict(fld.flatchoices))
+        raise FilterError(f"{fld.name} must be one of: {choices}.")
+    if isinstance(fld, models.DateTimeField) and converted is not None and timezone.is_naive(
+            converted):
+        converted = timezone.make_aware(converted)
+    return converted
+
+
+def filters_clean(entry: ExportType, filters: Any) -> dict[str, Any]:
+    """Check names and values; return the filters as given (JSON-safe) for the job's params."""
+    if filters in (None, ""):
+        return {}
+    if not isinstance(filters, dict):
+        raise FilterError("filters must be an object of lookup -> value.")
+    filters_to_q(entry, filters)
+    return {str(k): v for k, v in filters.items()}
+
+
+def filters_to_q(entry: ExportType, filters: dict[str, Any]) -> models.Q:
+    """The Q object for validated filters (raises FilterError)."""
+    q = models.Q()
+    for key, value in filters.items():
+        path, lookup = _split(entry, key)
+        fld = resolve_field(entry.model, path)
+        q &= models.Q(**{f"{path}__{lookup}": _convert(fld, lookup, value)})
+    return q

@@ -1,0 +1,162 @@
+"""Writes for exports: start one (background or foreground), retry one, clean up old files."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from exports.filters import FilterError, filters_clean
+from exports.jobs import KIND, STORAGE_DIR, delete_stored, temp_dir
+from exports.registry import EXPORT_TYPES
+from exports.writers import FORMATS
+from jobs.models import ACTIVE_STATUSES, Job, JobStatus
+from jobs.progress import Reporter
+from jobs.services import job_start
+
+logger = logging.getLogger(__name__)
+
+
+class ExportInvalid(ValueError):
+    """Bad input for an export; `extra` goes into the 400 answer (e.g. the valid choices)."""
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
+def export_params(*, claim_type: Any, fmt: Any = "xlsx", filters: Any = None) -> dict[str, Any]:
+    """Validate the inputs of an export; return the job params (raise ExportInvalid)."""
+    if not isinstance(claim_type, str) or claim_type not in EXPORT_TYPES:
+        what = "Missing" if claim_type in (None, "") else "Unknown"
+        raise ExportInvalid(f"{what} claim type; use one of the choices.",
+                            choices=sorted(EXPORT_TYPES))
+    fmt = fmt or "xlsx"
+    if fmt not in FORMATS:
+        raise ExportInvalid(f"Unknown format {fmt!r}.", choices=list(FORMATS))
+    entry = EXPORT_TYPES[claim_type]
+    try:
+        clean = filters_clean(entry, filters)
+    except FilterError as exc:
+        raise ExportInvalid(str(exc), allowed_filters=list(entry.filters)) from None
+    return {"claim_type": claim_type, "format": fmt, "filters": clean}
+
+
+def _title(params: dict[str, Any]) -> str:
+    label = EXPORT_TYPES[params["claim_type"]].label
+    suffix = " (CSV)" if params["format"] == "csv" else ""
+    filtered = ", filtered" if params.get("filters") else ""
+    return f"{label} export{suffix}{filtered}"
+
+
+def export_start(*, owner_id: int, claim_type: str, fmt: str = "xlsx",
+                 filters: dict[str, Any] | None = None, resumed_from_id: Any = None) -> Job:
+    """Queue an export job (runs in this server's pool after the transaction commits)."""
+    params = export_params(claim_type=claim_type, fmt=fmt, filters=filters)
+    return job_start(kind=KIND, owner_id=owner_id, title=_title(params), params=params,
+                     resumed_from_id=resumed_from_id)
+
+
+def export_retry(old: Job, user_id: int) -> Job:
+    """The resume hook of export jobs: the same export again, as a new job."""
+    params = old.params or {}
+    return export_start(owner_id=user_id, claim_type=params.get("claim_type"),
+                        fmt=params.get("format", "xlsx"), filters=params.get("filters"),
+                        resumed_from_id=old.pk)
+
+
+def export_run_foreground(*, owner_id: int, claim_type: str, fmt: str = "xlsx",
+                          filters: dict[str, Any] | None = None,
+                          reporter_factory: Callable[[Job], Reporter] | None = None) -> Job:
+    """Run an export in the calling thread (an operator command); returns the finished job.
+
+    The job row is real, so browsers watching the owner's jobs see it live, and
+    `reporter_factory` lets a command draw its own progress bar from the same Reporter.
+    """
+    from jobs.monitor import monitor
+    from jobs.runner import WORKER_ID, execute
+
+    params = export_params(claim_type=claim_type, fmt=fmt, filters=filters)
+    job = Job.objects.create(kind=KIND, owner_id=owner_id, title=_title(params), params=params,
+                             worker_id=WORKER_ID, heartbeat_at=timezone.now(), message="Queued")
+    monitor.ensure_started()  # heartbeats, so no other server thinks this job died
+    execute(str(job.pk), reporter_factory=reporter_factory)
+    job.refresh_from_db()
+    return job
+
+
+def exports_cleanup(*, now: datetime | None = None, temp_grace: float = 3600.0
+                    ) -> dict[str, int]:
+    """Delete expired export files, stored files without a live job, and orphaned temp files."""
+    now = now or timezone.now()
+    counts = {"expired": 0, "orphaned": 0, "temp": 0}
+    expired = Job.objects.filter(kind=KIND, expires_at__lte=now).exclude(result_file="")
+    for job in expired.exclude(result__has_key="file_deleted").only("pk", "result"):
+        counts["expired"] += delete_stored(job.pk)
+        Job.objects.filter(pk=job.pk).update(result={**(job.result or {}), "file_deleted": True})
+    counts["orphaned"] = _delete_orphaned_storage()
+    counts["temp"] = _delete_orphaned_temp(temp_grace)
+    if any(counts.values()):
+        logger.info("exports cleanup: %s", counts)
+    return counts
+
+
+def _delete_orphaned_storage() -> int:
+    """Folders exports/<id>/ whose job is gone or failed (a crash between save and finish)."""
+    try:
+        folders, _files = default_storage.listdir(STORAGE_DIR)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    keep = set(
+        str(pk) for pk in Job.objects.filter(kind=KIND, pk__in=_uuids(folders)).filter(
+            status__in=[*ACTIVE_STATUSES, JobStatus.SUCCEEDED]
+        ).values_list("pk", flat=True)
+    )
+    return sum(delete_stored(folder) for folder in folders if folder not in keep)
+
+
+def _delete_orphaned_temp(grace: float) -> int:
+    """Temp files of jobs that are no longer active (a killed process leaves them behind)."""
+    paths = list(temp_dir().glob("*.part"))
+    active = set(
+        str(pk) for pk in Job.objects.filter(
+            pk__in=_uuids(p.name.split(".", 1)[0] for p in paths), status__in=ACTIVE_STATUSES
+        ).values_list("pk", flat=True)
+    )
+    removed = 0
+    cutoff = time.time() - grace
+    for path in paths:
+        job_id = path.name.split(".", 1)[0]
+        if job_id in active:
+            continue
+        # A name that is no job id of ours: only remove it once it is old.
+        if not _uuids([job_id]) and _mtime(path) > cutoff:
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _uuids(names: Any) -> list[str]:
+    import uuid
+
+    out = []
+    for name in names:
+        try:
+            out.append(str(uuid.UUID(str(name))))
+        except ValueError:
+            continue
+    return out

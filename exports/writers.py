@@ -1,0 +1,184 @@
+"""File writers behind one interface: `write_rows(rows)`, `close()`, `abort()`.
+
+`open_writer(fmt, path, ...)` picks the engine: the streaming writer in exports/xlsx.py (default),
+openpyxl's write-only mode (`EXPORT_XLSX_ENGINE=openpyxl`), or CSV.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, tzinfo
+
+from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, ResolvedColumn
+from exports.xlsx import HEADER_FILL, XlsxWriter
+
+FORMATS = ("xlsx", "csv")
+CONTENT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+}
+MIN_WIDTH, MAX_WIDTH = 6.0, 60.0
+_FIXED_WIDTH = {DATE: 10, DATETIME: 16, BOOL: 5}
+
+
+def column_widths(columns: Sequence[ResolvedColumn], sample: Iterable[Sequence[object]]
+                  ) -> list[float]:
+    """Widths from the headers and a sample of rows (DESIGN trap 9: known before row one)."""
+    widths = [len(c.header) + 3.0 for c in columns]  # + room for the autofilter arrow
+    for values in sample:
+        for i, (col, value) in enumerate(zip(columns, values, strict=False)):
+            if value is None:
+                continue
+            if col.kind in _FIXED_WIDTH:
+                n = _FIXED_WIDTH[col.kind]
+            elif col.kind in (DECIMAL, FLOAT):
+                n = len(f"{value:,.2f}")
+            elif col.kind == INT:
+                n = len(f"{value:,}")
+            else:
+                text = col.choices.get(value, value) if col.choices else value
+                n = len(str(text))
+            if n + 2 > widths[i]:
+                widths[i] = n + 2.0
+    return [min(MAX_WIDTH, max(MIN_WIDTH, w)) for w in widths]
+
+
+def _local_naive(tz: tzinfo | None) -> Callable[[datetime], datetime]:
+    def convert(value: datetime) -> datetime:
+        if value.tzinfo is not None:
+            value = value.astimezone(tz).replace(tzinfo=None) if tz else value.replace(
+                tzinfo=None)
+        return value
+
+    return convert
+
+
+def _converters(columns: Sequence[ResolvedColumn], tz: tzinfo | None, *, text: bool
+                ) -> list[Callable[[object], object] | None]:
+    """Per column: a function that makes a DB value writable (None: keep it as it is)."""
+    naive = _local_naive(tz)
+    out: list[Callable[[object], object] | None] = []
+    for col in columns:
+        if col.choices:
+            out.append(lambda v, ch=col.choices: ch.get(v, v))
+        elif col.kind == DATETIME:
+            if text:
+                out.append(lambda v: naive(v).isoformat(sep=" ") if v is not None else v)
+            else:
+                out.append(lambda v: naive(v) if v is not None else v)
+        elif col.kind == DECIMAL and not text:
+            out.append(None)  # openpyxl writes Decimal as a number
+        else:
+            out.append(None)
+    return out
+
+
+class OpenpyxlWriter:
+    """openpyxl write-only mode (lxml when installed): the reference engine."""
+
+    def __init__(self, path: str, *, title: str, columns: Sequence[ResolvedColumn],
+                 widths: Sequence[float], tz: tzinfo | None = None, **_ignored) -> None:
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font, PatternFill
+        from openpyxl.utils import get_column_letter
+
+        self.path = path
+        self.columns = list(columns)
+        self.wb = Workbook(write_only=True)
+        self.ws = self.wb.create_sheet(title=title[:31])
+        # DESIGN trap 9: widths and the frozen pane before the first row, or they are ignored.
+        for i, width in enumerate(widths, 1):
+            self.ws.column_dimensions[get_column_letter(i)].width = width
+        self.ws.freeze_panes = "A2"
+        bold, fill = Font(bold=True), PatternFill("solid", fgColor=HEADER_FILL)
+        header = []
+        for col in self.columns:
+            cell = WriteOnlyCell(self.ws, value=col.header)
+            cell.font, cell.fill = bold, fill
+            header.append(cell)
+        self.ws.append(header)
+        self._cell = WriteOnlyCell
+        self._convert = _converters(self.columns, tz, text=False)
+        # Only cells with a number format need a styled cell object: they cost ~3x a plain value.
+        self._formats = [c.number_format if c.kind in (DECIMAL, INT, FLOAT, DATE, DATETIME)
+                         else None for c in self.columns]
+        self.rows_written = 0
+        self._last_col = get_column_letter(len(self.columns))
+
+    def write_rows(self, rows: Iterable[Sequence[object]]) -> int:
+        ws, cell_cls, convert, formats = self.ws, self._cell, self._convert, self._formats
+        n = 0
+        for values in rows:
+            out = []
+            for value, conv, fmt in zip(values, convert, formats, strict=False):
+                if conv is not None and value is not None:
+                    value = conv(value)
+                if fmt and value is not None:
+                    cell = cell_cls(ws, value=value)
+                    cell.number_format = fmt
+                    value = cell
+                out.append(value)
+            ws.append(out)
+            n += 1
+        self.rows_written += n
+        return n
+
+    def close(self) -> None:
+        self.ws.auto_filter.ref = f"A1:{self._last_col}{self.rows_written + 1}"
+        self.wb.save(self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):  # the caller deletes the file
+            self.wb.close()
+
+
+class CsvWriter:
+    """UTF-8 with a BOM (so Excel detects the encoding), ISO dates, plain decimals."""
+
+    def __init__(self, path: str, *, columns: Sequence[ResolvedColumn], tz: tzinfo | None = None,
+                 **_ignored) -> None:
+        self._file = open(path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115
+        self._csv = csv.writer(self._file)
+        self._csv.writerow([c.header for c in columns])
+        self._convert = _converters(columns, tz, text=True)
+        self._plain = all(c is None for c in self._convert)
+        self.rows_written = 0
+
+    def write_rows(self, rows: Iterable[Sequence[object]]) -> int:
+        convert = self._convert
+        if self._plain:
+            batch = list(rows)
+        else:
+            batch = [[v if c is None or v is None else c(v) for v, c in zip(r, convert,
+                                                                           strict=False)]
+                     for r in rows]
+        self._csv.writerows(batch)
+        self.rows_written += len(batch)
+        return len(batch)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def abort(self) -> None:
+        self._file.close()
+
+
+def open_writer(fmt: str, path: str, *, engine: str, title: str,
+                columns: Sequence[ResolvedColumn], widths: Sequence[float], tz: tzinfo | None,
+                expected_rows: int = 0, compresslevel: int = 1):
+    """The writer for a format and (for xlsx) an engine: "fast" or "openpyxl"."""
+    if fmt == "csv":
+        return CsvWriter(path, columns=columns, tz=tz)
+    if fmt != "xlsx":
+        raise ValueError(f"unknown format {fmt!r}")
+    if engine == "openpyxl":
+        return OpenpyxlWriter(path, title=title, columns=columns, widths=widths, tz=tz)
+    if engine != "fast":
+        raise ValueError(f"EXPORT_XLSX_ENGINE={engine!r}: use 'fast' or 'openpyxl'")
+    return XlsxWriter(path, title=title, columns=columns, widths=widths, tz=tz,
+                      expected_rows=expected_rows, compresslevel=compresslevel)
+
+
