@@ -1,12 +1,31 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from campaigns.models import Acceptance, Agreement, Campaign, Recipient
+
+
+@admin.action(description="Send reminders")
+def send_reminders(modeladmin, request, queryset):
+    """One background campaign per selected agreement; progress on the dashboard."""
+    from campaigns.services import CampaignAlreadyRunning, campaign_start
+
+    for agreement in queryset:
+        try:
+            job = campaign_start(owner_id=request.user.pk, agreement_id=agreement.pk)
+        except CampaignAlreadyRunning:
+            modeladmin.message_user(request, f"{agreement}: a campaign is already running.",
+                                    messages.WARNING)
+            continue
+        modeladmin.message_user(request, format_html(
+            "“{}” started; follow it on <a href=\"/\">the dashboard</a>.", job.title),
+            messages.SUCCESS)
 
 
 @admin.register(Agreement)
 class AgreementAdmin(admin.ModelAdmin):
     list_display = ("title", "slug", "version", "updated_at")
     prepopulated_fields = {"slug": ("title",)}
+    actions = [send_reminders]
     search_fields = ("title", "slug")
 
 
