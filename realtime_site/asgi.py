@@ -14,9 +14,24 @@ from django.conf import settings  # noqa: E402
 
 if settings.SERVE_STATIC:
     # One machine, no front server: daphne serves /static/ itself (small files, read whole).
+    from asgiref.sync import sync_to_async
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from django.core.exceptions import SuspiciousOperation
+    from django.core.handlers.exception import response_for_exception
 
-    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
+    class StaticFilesHandler(ASGIStaticFilesHandler):
+        """Django's handler lets SuspiciousFileOperation escape (only Http404 is caught), so
+        `GET /static/../realtime_site/settings.py` was a 500 (tests/hostile); answer 400."""
+
+        async def get_response_async(self, request):
+            try:
+                return await super().get_response_async(request)
+            except SuspiciousOperation as exc:
+                return await sync_to_async(response_for_exception, thread_sensitive=False)(
+                    request, exc
+                )
+
+    django_asgi_app = StaticFilesHandler(django_asgi_app)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
