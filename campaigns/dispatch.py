@@ -25,7 +25,6 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from post_office.models import STATUS, Email, EmailTemplate, Log
 from post_office.settings import get_log_level, get_template_engine
@@ -208,31 +207,60 @@ class Transport:
                            maybe_duplicate=item.maybe_duplicate or was_open)
 
 
+class _SQL:
+    """The four statements of `_commit`, built once: the ORM's per-call query building cost
+    ~0.8 ms per email here, the raw statements ~0.2 ms (bench/campaign.py)."""
+
+    def __init__(self) -> None:
+        q = db_connection.ops.quote_name
+        recipient, email, log = (q(Recipient._meta.db_table), q(Email._meta.db_table),
+                                 q(Log._meta.db_table))
+        # Table names come from _meta and are quoted; every value is a parameter.
+        self.outcome = (
+            f"UPDATE {recipient} SET status = %s, error = %s, retryable = %s, "  # noqa: S608
+            "attempts = attempts + %s, maybe_duplicate = %s, finished_at = %s WHERE id = %s"
+        )
+        self.email = f"UPDATE {email} SET status = %s, last_updated = %s WHERE id = %s"  # noqa: S608
+        self.log = (
+            f"INSERT INTO {log} (email_id, date, status, exception_type, message) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s)"
+        )
+        self.claim = (
+            f"UPDATE {recipient} SET status = %s, attempted_at = %s "  # noqa: S608
+            "WHERE id = %s AND status = %s"
+        )
+
+
+_sql: _SQL | None = None
+
+
 def _commit(previous: Outcome | None, next_id: int | None) -> bool:
     """Record one outcome and mark the next recipient `sending`, in one transaction.
 
     Returns whether the next recipient was still pending (False: someone took it).
     """
-    now = timezone.now()
+    global _sql
+    if _sql is None:
+        _sql = _SQL()
+    now = db_connection.ops.adapt_datetimefield_value(timezone.now())
     claimed = True
-    with transaction.atomic():
+    with transaction.atomic(), db_connection.cursor() as cursor:
         if previous is not None:
-            Recipient.objects.filter(pk=previous.recipient_id).update(
-                status=RecipientStatus.SENT if previous.sent else RecipientStatus.FAILED,
-                error=previous.error, retryable=previous.retryable,
-                attempts=F("attempts") + previous.attempts,
-                maybe_duplicate=previous.maybe_duplicate, finished_at=now,
-            )
+            cursor.execute(_sql.outcome, [
+                RecipientStatus.SENT if previous.sent else RecipientStatus.FAILED,
+                previous.error, previous.retryable, previous.attempts,
+                previous.maybe_duplicate, now, previous.recipient_id,
+            ])
             status = STATUS.sent if previous.sent else STATUS.failed
-            Email.objects.filter(pk=previous.mail_id).update(status=status, last_updated=now)
+            cursor.execute(_sql.email, [status, now, previous.mail_id])
             level = get_log_level()
             if level == 2 or (level == 1 and not previous.sent):
-                Log.objects.create(email_id=previous.mail_id, status=status,
-                                   message=previous.error, exception_type=previous.exception_type)
+                cursor.execute(_sql.log, [previous.mail_id, now, status,
+                                          previous.exception_type, previous.error])
         if next_id is not None:
-            claimed = bool(Recipient.objects.filter(
-                pk=next_id, status=RecipientStatus.PENDING
-            ).update(status=RecipientStatus.SENDING, attempted_at=now))
+            cursor.execute(_sql.claim, [RecipientStatus.SENDING, now, next_id,
+                                        RecipientStatus.PENDING])
+            claimed = cursor.rowcount == 1
     return claimed
 
 

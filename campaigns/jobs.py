@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
-    """Run one campaign job with any Reporter (the runner's, or a terminal one in the foreground)."""
+    """Run one campaign job with any Reporter (the runner's, or a foreground one)."""
     extra: dict[str, Any] = {}
     try:
         if not Recipient.objects.filter(job_id=job.pk).exists():
@@ -75,10 +76,9 @@ def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
 
 def _summary(job: Job, reporter: Reporter, status: str | None, *, error: str = "",
              extra: dict | None = None) -> None:
-    try:
+    # JobStopped: the row is already final; the summary still goes out.
+    with contextlib.suppress(Exception):
         reporter.flush()
-    except Exception:  # JobStopped: the row is already final; the summary still goes out
-        pass
     try:
         campaign_summary_send(job_id=job.pk, status=status, error=error,
                               extra={"connections": (extra or {}).get("connections")})

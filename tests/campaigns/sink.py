@@ -1,0 +1,125 @@
+"""A real SMTP server (aiosmtpd) for tests and the benchmark: counts, refuses, drops.
+
+In-process: `Sink(refuse={...}, drop_once={...}).start()`. As a process (bench):
+`python -m tests.campaigns.sink --port P`; SIGTERM prints {"connections", "messages"} as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import threading
+from collections import Counter
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+from tests.services import free_port
+
+
+class Handler:
+    def __init__(self, *, refuse: set[str], drop_once: set[str], delay: float, keep: bool) -> None:
+        self.refuse = {a.lower() for a in refuse}
+        self.drop_once = {a.lower() for a in drop_once}
+        self.delay = delay
+        self.keep = keep
+        self.connections = 0
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.count = 0
+        self.refused = Counter()
+        self.dropped: list[str] = []
+        self.delivered = threading.Condition()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        lowered = address.lower()
+        if lowered in self.refuse:
+            self.refused[lowered] += 1
+            return "550 5.1.1 No such user here"
+        if lowered in self.drop_once:
+            self.drop_once.discard(lowered)
+            self.dropped.append(lowered)
+            server.transport.abort()  # the connection drops mid-session, no reply
+            return "421 4.4.2 Connection dropped"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self.delivered:
+            self.count += 1
+            if self.keep:
+                self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                                      envelope.original_content or envelope.content))
+            self.delivered.notify_all()
+        return "250 2.0.0 Queued"
+
+
+class _CountingSMTP(SMTP):
+    def connection_made(self, transport):
+        self.event_handler.connections += 1
+        super().connection_made(transport)
+
+
+class _Controller(Controller):
+    def factory(self):
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
+class Sink:
+    """aiosmtpd on a free port in a thread of this process."""
+
+    def __init__(self, *, refuse: set[str] = frozenset(), drop_once: set[str] = frozenset(),
+                 delay: float = 0.0, keep: bool = True, port: int | None = None) -> None:
+        self.handler = Handler(refuse=set(refuse), drop_once=set(drop_once), delay=delay,
+                               keep=keep)
+        self.port = port or free_port()
+        self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port,
+                                      ready_timeout=10)
+
+    def start(self) -> Sink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def wait_for(self, count: int, timeout: float = 30) -> bool:
+        """Block until `count` messages arrived (or time ran out)."""
+        with self.handler.delivered:
+            return self.handler.delivered.wait_for(lambda: self.handler.count >= count, timeout)
+
+    def recipients(self) -> Counter:
+        """How many messages each address received."""
+        return Counter(r.lower() for _f, rcpts, _d in self.handler.messages for r in rcpts)
+
+    def parsed(self) -> list[EmailMessage]:
+        return [message_from_bytes(data, policy=policy.default)
+                for _f, _r, data in self.handler.messages]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    sink = Sink(port=args.port, keep=False).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print("ready", flush=True)
+    while not stop.wait(0.5):
+        pass
+    sink.stop()
+    print(json.dumps({"connections": sink.handler.connections,
+                      "messages": sink.handler.count}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
