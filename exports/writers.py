@@ -11,8 +11,8 @@ import csv
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, tzinfo
 
-from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, ResolvedColumn
-from exports.xlsx import HEADER_FILL, XlsxWriter
+from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, TEXT, ResolvedColumn
+from exports.xlsx import HEADER_FILL, ILLEGAL_XML, XlsxWriter, sheet_title
 
 FORMATS = ("xlsx", "csv")
 CONTENT_TYPES = {
@@ -68,8 +68,10 @@ def _converters(columns: Sequence[ResolvedColumn], tz: tzinfo | None, *, text: b
                 out.append(lambda v: naive(v).isoformat(sep=" ") if v is not None else v)
             else:
                 out.append(lambda v: naive(v) if v is not None else v)
-        elif col.kind == DECIMAL and not text:
-            out.append(None)  # openpyxl writes Decimal as a number
+        elif not text and col.kind == TEXT:
+            # openpyxl raises IllegalCharacterError on control characters: one bad
+            # description would fail the whole export. Drop them, as the fast writer does.
+            out.append(lambda v: ILLEGAL_XML.sub("", v) if isinstance(v, str) else v)
         else:
             out.append(None)
     return out
@@ -88,7 +90,7 @@ class OpenpyxlWriter:
         self.path = path
         self.columns = list(columns)
         self.wb = Workbook(write_only=True)
-        self.ws = self.wb.create_sheet(title=title[:31])
+        self.ws = self.wb.create_sheet(title=sheet_title(title))
         # DESIGN trap 9: widths and the frozen pane before the first row, or they are ignored.
         for i, width in enumerate(widths, 1):
             self.ws.column_dimensions[get_column_letter(i)].width = width

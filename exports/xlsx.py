@@ -22,7 +22,7 @@ from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, TEXT, Re
 MAX_CELL_CHARS = 32_767  # Excel's limit per cell
 EXCEL_EPOCH_ORDINAL = date(1899, 12, 30).toordinal()
 _NEEDS_WORK = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|^\s|\s$")
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # A zip entry past 2 GiB needs zip64 headers, which must be chosen before writing starts.
 _ZIP64_SAFE_BYTES = 1_500_000_000
 _EST_BYTES_PER_CELL = 60
@@ -45,7 +45,7 @@ def _text_cell(value: object) -> str:
     s = value if isinstance(value, str) else str(value)
     if _NEEDS_WORK.search(s) is None and len(s) <= MAX_CELL_CHARS:
         return '<c t="inlineStr"><is><t>' + s + "</t></is></c>"
-    s = escape(_ILLEGAL_XML.sub("", s[:MAX_CELL_CHARS]))
+    s = escape(ILLEGAL_XML.sub("", s[:MAX_CELL_CHARS]))
     return '<c t="inlineStr"><is><t xml:space="preserve">' + s + "</t></is></c>"
 
 
@@ -114,7 +114,7 @@ class XlsxWriter:
                  tz: tzinfo | None = None, expected_rows: int = 0, compresslevel: int = 1,
                  header_fill: str = HEADER_FILL) -> None:
         self.columns = list(columns)
-        self.title = _sheet_title(title)
+        self.title = sheet_title(title)
         formats = sorted({c.number_format for c in self.columns if c.number_format})
         # cellXfs: 0 default, 1 header, then one per number format.
         self.styles: dict[str | None, int] = {fmt: 2 + i for i, fmt in enumerate(formats)}
@@ -277,7 +277,7 @@ def _abs_range(sheet: str, last: str) -> str:
     return f"'{sheet}'!$A$1:${m.group(1)}${m.group(2)}"
 
 
-def _sheet_title(title: str) -> str:
+def sheet_title(title: str) -> str:
     cleaned = re.sub(r"[\[\]:*?/\\]", " ", title).strip() or "Sheet1"
     return cleaned[:31]
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import mimetypes
+from functools import partial
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -76,6 +79,19 @@ def _chunks(name: str):
             yield chunk
 
 
+async def _achunks(name: str):
+    # Under ASGI a *sync* iterator is no better: StreamingHttpResponse.__aiter__ consumes it
+    # with sync_to_async(list), i.e. the whole file in memory (Django 5.2 http/response.py).
+    # An async generator is streamed chunk by chunk; the reads run in a worker thread.
+    read = partial(sync_to_async, thread_sensitive=False)
+    handle = await read(default_storage.open)(name, "rb")
+    try:
+        while chunk := await read(handle.read)(DOWNLOAD_CHUNK):
+            yield chunk
+    finally:
+        await read(handle.close)()
+
+
 @api_view(methods=("GET", "HEAD"))
 def job_download(request: HttpRequest, job_id: Any) -> HttpResponse:
     """The job's file: 404 when not the caller's or not ready, 410 when expired."""
@@ -93,10 +109,13 @@ def job_download(request: HttpRequest, job_id: Any) -> HttpResponse:
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = accel.rstrip("/") + "/" + job.result_file.lstrip("/")
     else:
-        response = StreamingHttpResponse(
-            _chunks(job.result_file) if request.method == "GET" else iter(()),
-            content_type=content_type,
-        )
+        if request.method == "HEAD":
+            body = iter(())
+        elif isinstance(request, ASGIRequest):
+            body = _achunks(job.result_file)
+        else:
+            body = _chunks(job.result_file)
+        response = StreamingHttpResponse(body, content_type=content_type)
         response["Content-Length"] = str(default_storage.size(job.result_file))
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = "private, no-store"
