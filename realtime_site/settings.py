@@ -155,15 +155,25 @@ def _email_settings() -> dict:
         if parts.scheme not in {"smtp", "smtps", "submission"}:
             raise ImproperlyConfigured(f"EMAIL_URL scheme {parts.scheme!r}: use smtp:// or smtps://.")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        return {
+        # submission:// is port 587 with STARTTLS; smtps:// is implicit TLS on 465.
+        default_tls = "1" if parts.scheme == "submission" else "0"
+        found = {
             "backend": "django.core.mail.backends.smtp.EmailBackend",
             "host": parts.hostname or "localhost",
-            "port": parts.port or (465 if parts.scheme == "smtps" else 25),
+            "port": parts.port or {"smtps": 465, "submission": 587}.get(parts.scheme, 25),
             "user": unquote(parts.username or ""),
             "password": unquote(parts.password or ""),
-            "tls": query.get("tls", "0").lower() in {"1", "true", "yes"},
+            "tls": query.get("tls", default_tls).lower() in {"1", "true", "yes"},
             "ssl": parts.scheme == "smtps" or query.get("ssl", "0").lower() in {"1", "true", "yes"},
         }
+        if "timeout" in query:
+            try:
+                found["timeout"] = int(query["timeout"])
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"EMAIL_URL timeout={query['timeout']!r} is not a whole number of seconds."
+                ) from None
+        return found
     if host:
         return {
             "backend": "django.core.mail.backends.smtp.EmailBackend",
@@ -179,6 +189,10 @@ def _email_settings() -> dict:
 
 
 _mail = _email_settings()
+if _mail["tls"] and _mail["ssl"]:
+    raise ImproperlyConfigured(
+        "Email: TLS (STARTTLS) and SSL (implicit TLS) exclude each other; set only one."
+    )
 EMAIL_BACKEND = "post_office.EmailBackend"
 EMAIL_HOST = _mail["host"]
 EMAIL_PORT = _mail["port"]
@@ -186,9 +200,10 @@ EMAIL_HOST_USER = _mail["user"]
 EMAIL_HOST_PASSWORD = _mail["password"]
 EMAIL_USE_TLS = _mail["tls"]
 EMAIL_USE_SSL = _mail["ssl"]
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", _mail.get("timeout", 30))
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Reminders <noreply@localhost>")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 # The real transport behind post-office (campaigns talk to it directly, see campaigns/).
 MAIL_TRANSPORT_BACKEND = _mail["backend"]
 POST_OFFICE = {
@@ -198,6 +213,17 @@ POST_OFFICE = {
     "LOG_LEVEL": 2,
     "MESSAGE_ID_ENABLED": True,
 }
+
+# --- campaigns ------------------------------------------------------------------------------
+# Base of the absolute links in emails (no trailing slash).
+SITE_URL = (env_str("SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+CAMPAIGN_LINK_MAX_AGE = env_int("CAMPAIGN_LINK_MAX_AGE", 30 * 86400)  # seconds
+# Transport connections (one sender thread each) per running campaign.
+CAMPAIGN_CONNECTIONS = env_int("CAMPAIGN_CONNECTIONS", 4)
+CAMPAIGN_CHUNK_SIZE = env_int("CAMPAIGN_CHUNK_SIZE", 50)
+# Many servers cap messages per SMTP session (often 100); start a new session before that.
+CAMPAIGN_MESSAGES_PER_CONNECTION = env_int("CAMPAIGN_MESSAGES_PER_CONNECTION", 1000)
+CAMPAIGN_MAX_CONNECT_FAILURES = env_int("CAMPAIGN_MAX_CONNECT_FAILURES", 5)
 
 # --- jobs -----------------------------------------------------------------------------------
 JOBS_WORKERS = env_int("JOBS_WORKERS", 2)

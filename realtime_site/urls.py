@@ -13,6 +13,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/jobs/", include("jobs.urls")),
     path("api/exports/", include("exports.urls")),
+    path("api/campaigns/", include("campaigns.urls")),
+    path("agreements/", include("campaigns.page_urls")),
     path("api/demo-jobs/", job_views.demo_job_start, name="demo-job-start"),
     # Unknown /api/ paths answer JSON 404 even with DEBUG on.
     re_path(r"^api/", errors.api_not_found),

@@ -1,0 +1,218 @@
+"""Benchmark: the campaign job vs the seed's one-by-one `mail.send(priority='now')` loop.
+
+    .venv/bin/python bench/campaign.py --recipients 10000
+
+Same recipients, same post-office template, same run, against real local SMTP servers:
+Postfix's `smtp-sink` (C; counts sessions itself) and aiosmtpd (in its own process).
+Not a timed test. A fresh SQLite database in a temporary folder (the embedded default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _free_port() -> int:
+    from tests.services import free_port
+
+    return free_port()
+
+
+class SmtpSink:
+    """Postfix's smtp-sink: `-c` prints sess=/mesg= counters."""
+
+    name = "smtp-sink (postfix, C)"
+
+    def start(self) -> int:
+        self.port = _free_port()
+        self.out = tempfile.TemporaryFile()  # noqa: SIM115 (read back in stop())
+        self.proc = subprocess.Popen(
+            ["smtp-sink", "-c", "-u", "nobody", f"127.0.0.1:{self.port}", "1024"],
+            stdout=self.out, stderr=subprocess.STDOUT)
+        from tests.services import wait_for_port
+
+        wait_for_port("127.0.0.1", self.port, timeout=10, process=self.proc)
+        return self.port
+
+    def stop(self) -> dict:
+        time.sleep(0.3)  # counters update when sessions end
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+        self.out.seek(0)
+        text = self.out.read().decode(errors="replace")
+        sess, mesg = re.findall(r"sess=(\d+) quit=\d+ mesg=(\d+)", text)[-1]
+        # minus wait_for_port's probe connection
+        return {"connections": int(sess) - 1, "messages": int(mesg)}
+
+
+class AioSink:
+    name = "aiosmtpd (Python, own process)"
+
+    def start(self) -> int:
+        self.port = _free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.campaigns.sink", "--port", str(self.port)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+        return self.port
+
+    def stop(self) -> dict:
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=20)
+        counts = json.loads(out.strip().splitlines()[-1])
+        counts["connections"] -= 1  # aiosmtpd's Controller connects to itself once at start
+        return counts
+
+
+def _smtp(port: int):
+    from django.conf import settings
+    from django.test import override_settings
+
+    backend = "django.core.mail.backends.smtp.EmailBackend"
+    return override_settings(
+        MAIL_TRANSPORT_BACKEND=backend, EMAIL_HOST="127.0.0.1", EMAIL_PORT=port,
+        EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, EMAIL_HOST_USER="", EMAIL_HOST_PASSWORD="",
+        POST_OFFICE={**settings.POST_OFFICE, "BACKENDS": {"default": backend}},
+    )
+
+
+def run_product(sink, owner, agreement) -> dict:
+    from campaigns.jobs import campaign_run_foreground
+    from campaigns.models import Recipient
+    from campaigns.services import campaign_start
+    from jobs.models import Job
+    from jobs.services import jobs_held
+
+    port = sink.start()
+    with _smtp(port):
+        with jobs_held():
+            job = campaign_start(owner_id=owner.pk, agreement_id=agreement.pk)
+        started = time.perf_counter()
+        campaign_run_foreground(job_id=job.pk)
+        seconds = time.perf_counter() - started
+    counts = sink.stop()
+    job = Job.objects.get(pk=job.pk)
+    recorded = Recipient.objects.filter(job=job, status__in=["sent", "failed"]).count()
+    return {"way": "campaign job", "emails": job.done, "failed": job.failed,
+            "seconds": seconds, "client_connections": job.result.get("connections"),
+            "server_connections": counts["connections"] - 1,  # minus the summary's
+            "server_messages": counts["messages"] - 1, "recorded": recorded,
+            "status": job.status}
+
+
+def run_seed(sink, agreement, limit: int) -> dict:
+    """The article's loop: one mail.send(priority='now') per unsigned user."""
+    from django.conf import settings
+    from post_office import mail
+    from post_office.models import EmailTemplate
+
+    from campaigns.links import acceptance_url
+    from campaigns.selectors import users_unsigned
+    from campaigns.services import REMINDER_TEMPLATE
+
+    template = EmailTemplate.objects.get(name=REMINDER_TEMPLATE, language="")
+    users = list(users_unsigned(agreement_id=agreement.pk).order_by("pk")
+                 .values_list("pk", "email", "first_name", "username")[:limit])
+    port = sink.start()
+    with _smtp(port):
+        started = time.perf_counter()
+        sent = 0
+        for user_id, address, first_name, username in users:
+            email = mail.send(
+                recipients=[address], sender=settings.DEFAULT_FROM_EMAIL, template=template,
+                context={"name": first_name or username, "title": agreement.title,
+                         "version": agreement.version, "expires_days": 30,
+                         "link": acceptance_url(user_id=user_id, agreement_id=agreement.pk,
+                                                version=agreement.version)},
+                priority="now",
+            )
+            sent += email.status == 0
+        seconds = time.perf_counter() - started
+    counts = sink.stop()
+    return {"way": "seed: mail.send(priority='now') loop", "emails": sent,
+            "failed": len(users) - sent, "seconds": seconds, "client_connections": None,
+            "server_connections": counts["connections"], "server_messages": counts["messages"],
+            "recorded": sent, "status": ""}
+
+
+def table(sink_name: str, rows: list[dict]) -> str:
+    base = rows[0]["emails"] / rows[0]["seconds"]
+    lines = [f"\n{sink_name}",
+             f"| {'way':<38} | {'emails':>6} | {'seconds':>7} | {'emails/s':>8} | "
+             f"{'SMTP conns':>10} | {'vs campaign':>11} |",
+             f"|{'-' * 40}|{'-' * 8}|{'-' * 9}|{'-' * 10}|{'-' * 12}|{'-' * 13}|"]
+    for row in rows:
+        rate = row["emails"] / row["seconds"] if row["seconds"] else 0
+        lines.append(f"| {row['way']:<38} | {row['emails']:>6} | {row['seconds']:>7.2f} | "
+                     f"{rate:>8.0f} | {row['server_connections']:>10} | "
+                     f"{(rate / base if base else 0):>10.2f}x |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--seed-limit", type=int, default=0,
+                        help="Run the seed loop on only the first N recipients (0: all).")
+    parser.add_argument("--sinks", default="smtp-sink,aiosmtpd")
+    args = parser.parse_args()
+
+    var = tempfile.mkdtemp(prefix="bench-campaign-")
+    os.environ.update(DJANGO_SETTINGS_MODULE="realtime_site.settings", DJANGO_VAR_DIR=var,
+                      DJANGO_LOG_LEVEL="WARNING")
+    for name in ("EMAIL_URL", "EMAIL_HOST", "DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from campaigns.models import Acceptance, Agreement
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    call_command("load_demo_users", count=args.recipients, accept_every=0, verbosity=0)
+    print(f"{args.recipients} users loaded in {time.perf_counter() - started:.1f} s "
+          f"(SQLite in {var}; CPUs: {os.cpu_count()})")
+    agreement = Agreement.objects.get(slug="terms")
+    owner = get_user_model().objects.create_user("bench-owner", "owner@bench.test", "x",
+                                                 is_staff=True)
+    Acceptance.objects.create(user=owner, agreement=agreement)
+
+    sinks = []
+    for name in args.sinks.split(","):
+        if name == "smtp-sink":
+            if shutil.which("smtp-sink") is None:
+                print("smtp-sink missing: apt-get install -y postfix (then keep its daemon "
+                      "stopped); skipping it")
+                continue
+            sinks.append(SmtpSink())
+        elif name == "aiosmtpd":
+            sinks.append(AioSink())
+    limit = args.seed_limit or args.recipients
+    for sink in sinks:
+        product = run_product(sink, owner, agreement)
+        seed = run_seed(sink, agreement, limit)
+        print(table(sink.name, [product, seed]))
+        print(f"campaign: status {product['status']}, {product['recorded']} outcomes recorded, "
+              f"{product['server_messages']} messages at the sink, "
+              f"{product['client_connections']} connections opened by the job")
+    shutil.rmtree(var, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
