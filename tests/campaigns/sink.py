@@ -22,8 +22,14 @@ from tests.services import free_port
 
 
 class Handler:
-    def __init__(self, *, refuse: set[str], drop_once: set[str], delay: float, keep: bool) -> None:
+    def __init__(self, *, refuse: set[str], drop_once: set[str], delay: float, keep: bool,
+                 hold_after: int | None = None) -> None:
         self.refuse = {a.lower() for a in refuse}
+        # After this many messages, DATA gets no reply until release(): the client waits
+        # inside its SMTP exchange, as a killed process would have been.
+        self.hold_after = hold_after
+        self.held = 0
+        self._release: asyncio.Event | None = None
         self.drop_once = {a.lower() for a in drop_once}
         self.delay = delay
         self.keep = keep
@@ -50,6 +56,14 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.hold_after is not None and self.count >= self.hold_after:
+            if self._release is None:
+                self._release = asyncio.Event()
+            with self.delivered:
+                self.held += 1
+                self.delivered.notify_all()
+            await self._release.wait()
+            return "451 4.3.0 Held and never accepted"
         with self.delivered:
             self.count += 1
             if self.keep:
@@ -74,9 +88,10 @@ class Sink:
     """aiosmtpd on a free port in a thread of this process."""
 
     def __init__(self, *, refuse: set[str] = frozenset(), drop_once: set[str] = frozenset(),
-                 delay: float = 0.0, keep: bool = True, port: int | None = None) -> None:
+                 delay: float = 0.0, keep: bool = True, port: int | None = None,
+                 hold_after: int | None = None) -> None:
         self.handler = Handler(refuse=set(refuse), drop_once=set(drop_once), delay=delay,
-                               keep=keep)
+                               keep=keep, hold_after=hold_after)
         self.port = port or free_port()
         self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port,
                                       ready_timeout=10)
@@ -87,6 +102,17 @@ class Sink:
 
     def stop(self) -> None:
         self.controller.stop()
+
+    def release(self) -> None:
+        """Answer the held DATA commands with 451 (not accepted) and accept from now on."""
+        handler = self.handler
+        handler.hold_after = None
+        if handler._release is not None:
+            self.controller.loop.call_soon_threadsafe(handler._release.set)
+
+    def wait_held(self, count: int, timeout: float = 30) -> bool:
+        with self.handler.delivered:
+            return self.handler.delivered.wait_for(lambda: self.handler.held >= count, timeout)
 
     @property
     def url(self) -> str:

@@ -12,7 +12,7 @@ from campaigns.models import Acceptance, Campaign, Recipient
 from campaigns.services import campaign_start
 from jobs.models import Job
 from jobs.runner import runner
-from jobs.services import job_interrupt, job_resume
+from jobs.services import job_cancel, job_interrupt, job_resume
 from tests.campaigns.factories import make_agreement, make_users
 from tests.factories import make_user
 
@@ -141,3 +141,24 @@ def test_resume_after_an_interrupted_run_sends_only_the_rest(sink_factory, smtp_
         "sent", "moved"}
     subjects = sorted(m["Subject"] for m in _summaries(sink))
     assert subjects[0].startswith("Campaign interrupted") and "succeeded" in subjects[1]
+
+
+def test_cancel_stops_between_emails_and_the_owner_is_told(sink_factory, smtp_settings):
+    owner, agreement, addresses = _setup(200)
+    sink = sink_factory(delay=0.01)
+    with smtp_settings(sink):
+        job = campaign_start(owner_id=owner.pk, agreement_id=agreement.pk)
+        assert sink.wait_for(20, timeout=20)
+        job_cancel(job_id=job.pk)
+        job = _wait(job)
+        assert sink.wait_for(job.done + 1, timeout=10)
+    assert job.status == "cancelled"
+    statuses = set(Recipient.objects.filter(job=job).values_list("status", flat=True))
+    assert statuses == {"sent", "pending"}  # nothing left mid-send
+    sent = Recipient.objects.filter(job=job, status="sent").count()
+    assert 20 <= sent < 200 and job.done == sent
+    received = sink.recipients()
+    assert sum(received[a] for a in addresses) == sent
+    [summary] = _summaries(sink)
+    assert summary["Subject"].startswith(f"Campaign cancelled: {sent} sent, 0 failed")
+    assert Job.objects.get(pk=job.pk).result.get("resumed_by") is None

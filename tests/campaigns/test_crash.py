@@ -1,0 +1,82 @@
+"""A server killed mid-campaign (SIGKILL): resume sends only the rest, no address twice."""
+
+from __future__ import annotations
+
+import signal
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns.models import Acceptance, Recipient
+from jobs.models import Job
+from jobs.runner import runner
+from jobs.services import job_resume, jobs_interrupt_stale
+from tests.campaigns.factories import make_agreement, make_users
+from tests.campaigns.sink import Sink
+from tests.factories import PASSWORD, make_user
+from tests.live import LiveClient
+from tests.services import Daphne
+
+OWNER = "crash-owner@example.test"
+
+
+@pytest.fixture
+def held_sink():
+    sink = Sink(hold_after=120).start()
+    yield sink
+    sink.release()
+    sink.stop()
+
+
+def test_resume_after_sigkill_sends_only_the_rest(transactional_db, held_sink, smtp_settings,
+                                                   media_root, output_dir, tmp_path):
+    from django.db import connection
+
+    owner = make_user(staff=True, email=OWNER)
+    agreement = make_agreement(slug="crash-terms")
+    Acceptance.objects.create(user=owner, agreement=agreement)
+    addresses = make_users(400, prefix="crash")
+    server = Daphne(env={
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "MEDIA_ROOT": str(media_root), "DJANGO_VAR_DIR": str(tmp_path),
+        "EMAIL_URL": held_sink.url + "?timeout=30",
+    }, log_dir=output_dir, name="daphne-campaign-crash").start()
+    try:
+        client = LiveClient(server.url).login(owner.username, PASSWORD)
+        response = client.post("/api/campaigns/", {"agreement": "crash-terms"})
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job"]["id"]
+        client.close()
+        # 120 accepted, then every connection (4) waits for the reply to its DATA.
+        assert held_sink.wait_held(4, timeout=30)
+    finally:
+        server.stop(signal.SIGKILL)
+    first = Job.objects.get(pk=job_id)
+    assert first.status == "running"  # nobody could write anything: the process died
+    in_flight = set(Recipient.objects.filter(job=first, status="sending")
+                    .values_list("email", flat=True))
+    assert len(in_flight) == 4
+    assert Recipient.objects.filter(job=first, status="sent").count() == 120
+    held_sink.release()
+
+    # What the stale-job sweeper of any surviving server does.
+    stale_before = timezone.now() + timedelta(seconds=1)
+    assert [j.pk for j in jobs_interrupt_stale(stale_before=stale_before)] == [first.pk]
+    with smtp_settings(held_sink):
+        second = job_resume(job_id=first.pk, user_id=owner.pk)
+        future = runner.futures.get(str(second.pk))
+        if future is not None:
+            future.result(timeout=60)
+        second.refresh_from_db()
+        assert held_sink.wait_for(400 + 2, timeout=10)  # + both summaries
+    assert second.status == "succeeded", second.error
+    assert (second.total, second.done, second.failed) == (280, 280, 0)
+    received = held_sink.recipients()
+    assert {a: received[a] for a in addresses} == dict.fromkeys(addresses, 1)
+    assert received[OWNER] == 2
+    assert set(Recipient.objects.filter(job=second, maybe_duplicate=True)
+               .values_list("email", flat=True)) == in_flight
+    summaries = [m for m in held_sink.parsed() if m["To"] == OWNER]
+    assert summaries[0]["Subject"].startswith("Campaign interrupted: 120 sent, 0 failed")
+    assert "Not sent:       280" in summaries[0].get_body(("plain",)).get_content()
