@@ -11,6 +11,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.fleet.conftest import run_manage
 from tests.live import job_finished
 from tests.services import Redis
 
@@ -98,3 +99,50 @@ def test_job_survives_redis_outage_and_clients_resync(fleet_db, fleet_factory, p
     again = on_a.post("/api/demo-jobs/", {"steps": 5, "delay": 0.01}).json()["job"]["id"]
     assert ws3.recv_until(job_finished(again), timeout=15)["job"]["status"] == "succeeded"
     ws3.close()
+
+
+def test_export_completes_through_redis_outage(fleet_db, fleet_factory, private_redis):
+    redis, url = private_redis
+    run_manage(
+        {"DATABASE_URL": fleet_db.url},
+        "load_demo_claims",
+        "--count",
+        "60000",
+        "--types",
+        "accident",
+    )
+    fleet = fleet_factory(url, EXPORT_CHUNK_SIZE="500")
+    a, b = fleet.start("a"), fleet.start("b")
+    user = fleet_db.make_user()
+    on_a, on_b = fleet.client(a, user), fleet.client(b, user)
+    ws = on_b.websocket()
+    ws.recv()
+    response = on_a.post("/api/exports/", {"claim_type": "accident", "format": "xlsx"})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job"]["id"]
+    ws.recv_until(
+        lambda m: (
+            m.get("type") == "job.update" and m["job"]["id"] == job_id and m["job"]["done"] > 0
+        ),
+        timeout=30,
+    )
+    redis.stop()
+    at_stop = fleet_db.job(job_id)
+    assert at_stop["status"] == "running", "the export must still be running when Redis stops"
+    # Progress keeps being written while Redis is down.
+    deadline = time.monotonic() + 30
+    while (row := fleet_db.job(job_id))["done"] <= at_stop["done"]:
+        assert time.monotonic() < deadline, "no progress persisted while Redis was down"
+        time.sleep(0.05)  # polling the database: pushes are exactly what is missing here
+    redis.start()
+    deadline = time.monotonic() + 60
+    while (row := fleet_db.job(job_id))["status"] == "running":
+        assert time.monotonic() < deadline, "the export did not finish"
+        time.sleep(0.1)
+    assert row["status"] == "succeeded" and row["done"] == 60_000, row["error"]
+    ws2 = on_b.websocket()
+    snap = ws2.recv_until(lambda m: m["type"] == "jobs.snapshot", timeout=10)
+    job = next(j for j in snap["jobs"] if j["id"] == job_id)
+    assert job["status"] == "succeeded" and job["download_url"]
+    assert on_b.get(job["download_url"]).status_code == 200
+    ws2.close()
