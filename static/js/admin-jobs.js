@@ -6,7 +6,7 @@ import { h } from "./format.js";
 import { JobsSocket, isTerminal } from "./jobs-socket.js";
 import { announceJobEnded } from "./toasts.js";
 
-const socket = new JobsSocket();
+const socket = new JobsSocket({ announceRecent: 120000 });
 const chip = h("a", { class: "jobs-chip", href: "/", hidden: true, "data-state": "connecting",
                       role: "status" },
   h("span", { class: "chip-dot", "aria-hidden": "true" }), h("span", { class: "chip-text" }));
@@ -34,6 +34,6 @@ function render() {
 socket.addEventListener("state", render);
 socket.addEventListener("snapshot", render);
 socket.addEventListener("job", render);
-socket.addEventListener("ended", (event) => announceJobEnded(event.detail.job));
+socket.addEventListener("ended", (event) => announceJobEnded(event.detail.job, event.detail));
 socket.start();
 window.jobsSocket = socket;

@@ -41,7 +41,7 @@ export function fmtEta(job) {
   if (job.status !== "running" || job.eta_seconds === null || job.eta_seconds === undefined) {
     return "–";
   }
-  return `about ${fmtDuration(job.eta_seconds)}`;
+  return job.eta_seconds < 1 ? "under a second" : `about ${fmtDuration(job.eta_seconds)}`;
 }
 
 export function fmtWhen(iso) {

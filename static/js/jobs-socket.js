@@ -12,7 +12,9 @@
 //                                         unauthenticated | forbidden
 //   "snapshot" {jobs}                    after each snapshot was applied (jobs newest first)
 //   "job"      {job, previous}           one job changed (newer version applied)
-//   "ended"    {job, previous}           a job this page saw active reached a terminal status
+//   "ended"    {job, previous, recent}   a job this page saw active reached a terminal status
+//                                         (recent: first seen already finished, see
+//                                         `announceRecent`)
 
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 export const CLOSE_UNAUTHENTICATED = 4401;
@@ -31,6 +33,10 @@ export class JobsSocket extends EventTarget {
     pingEvery = 25000,
     pongTimeout = 10000,
     connectTimeout = 10000,
+    // Also report as "ended" a job first seen in a snapshot that finished this recently (ms):
+    // on admin pages a job is started by a form post, and may end before the next page's
+    // socket is open.
+    announceRecent = 0,
   } = {}) {
     super();
     this.path = path;
@@ -40,6 +46,7 @@ export class JobsSocket extends EventTarget {
     this.pingEvery = pingEvery;
     this.pongTimeout = pongTimeout;
     this.connectTimeout = connectTimeout;
+    this.announceRecent = announceRecent;
     this.jobs = new Map();
     this.state = "idle";
     this.attempt = 0;
@@ -191,6 +198,11 @@ export class JobsSocket extends EventTarget {
     this._timers = {};
   }
 
+  _justFinished(job) {
+    if (!this.announceRecent || !job.finished_at) return false;
+    return Date.now() - Date.parse(job.finished_at) < this.announceRecent;
+  }
+
   // --- messages --------------------------------------------------------------------------
   _onMessage(event) {
     if (event.target !== this.ws) return;
@@ -233,9 +245,11 @@ export class JobsSocket extends EventTarget {
     if (previous && !(job.version > previous.version)) return false;
     this.jobs.set(job.id, job);
     this.dispatchEvent(new CustomEvent("job", { detail: { job, previous } }));
-    const wasActive = previous ? !isTerminal(previous) : live;
-    if (isTerminal(job) && wasActive) {
-      this.dispatchEvent(new CustomEvent("ended", { detail: { job, previous } }));
+    if (!isTerminal(job)) return true;
+    if (previous ? !isTerminal(previous) : live) {
+      this.dispatchEvent(new CustomEvent("ended", { detail: { job, previous, recent: false } }));
+    } else if (!previous && this._justFinished(job)) {
+      this.dispatchEvent(new CustomEvent("ended", { detail: { job, previous, recent: true } }));
     }
     return true;
   }

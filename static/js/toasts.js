@@ -47,15 +47,42 @@ export function askNotificationPermission() {
 
 const TONES = { succeeded: "success", failed: "error", interrupted: "warning", cancelled: "info" };
 
+const NOTIFIED_KEY = "jobs-notified";
+
+/** True the first time for a job id in this browser (tabs and page loads share the list). */
+function firstNotice(id) {
+  try {
+    const seen = JSON.parse(localStorage.getItem(NOTIFIED_KEY) || "[]");
+    if (seen.includes(id)) return false;
+    localStorage.setItem(NOTIFIED_KEY, JSON.stringify([...seen, id].slice(-200)));
+  } catch (error) { /* storage unavailable: notify anyway */ }
+  return true;
+}
+
+// A form post (the admin actions) keeps the old page alive until the answer comes: a job that
+// ends meanwhile must be left for the next page to announce, not "noticed" by a page that is
+// going away.
+let leaving = false;
+window.addEventListener("beforeunload", () => {
+  leaving = true;
+  setTimeout(() => { leaving = false; }, 5000); // the navigation did not happen after all
+});
+window.addEventListener("pageshow", () => { leaving = false; });
+
 /** A toast and, if allowed and the tab is not in view, a system notification. */
-export function announceJobEnded(job) {
+export function announceJobEnded(job, { recent = false } = {}) {
+  if (leaving) return;
+  // Seen ending live: every open tab shows its toast, one system notification in all.
+  // Found already finished on a page load: only if no page announced it before.
+  const first = firstNotice(job.id);
+  if (recent && !first) return;
   const action = job.download_url
     ? { href: job.download_url, label: "Download", download: true }
     : null;
   const title = job.status === "succeeded" ? "Job finished" : `Job ${job.status}`;
   toast({ title, body: endSentence(job), tone: TONES[job.status] || "info", action });
   const away = document.hidden || !document.hasFocus();
-  if (away && "Notification" in window && Notification.permission === "granted") {
+  if (first && away && "Notification" in window && Notification.permission === "granted") {
     try {
       const note = new Notification(title, { body: endSentence(job), tag: job.id });
       note.onclick = () => { window.focus(); note.close(); };

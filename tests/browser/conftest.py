@@ -1,0 +1,148 @@
+"""Browser fixtures: Debian's chromium through Playwright, one daphne for this folder, an SMTP
+sink that refuses some recipients.
+
+Never a downloaded browser: `/usr/bin/chromium` (``make test`` installs it with apt-get).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _sqlite_env
+from tests.factories import PASSWORD
+from tests.services import Daphne, free_port
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+REFUSED_PREFIX = "refuse-"  # the SMTP sink answers 550 to these recipients
+
+
+@dataclass
+class SmtpSink:
+    """aiosmtpd in the test process: accepts mail, refuses recipients named refuse-*."""
+
+    port: int
+    messages: list = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower().startswith(REFUSED_PREFIX):
+            with self.lock:
+                self.refused.append(address)
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink(port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_server(django_db_setup, media_root, output_dir, smtp_sink,
+                   tmp_path_factory) -> Iterator[Daphne]:
+    """The server the browser talks to; its own process, so a test may restart it."""
+    env = _sqlite_env(media_root, tmp_path_factory.mktemp("var-browser"))
+    env.update(
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp_sink.port}",
+        # Small chunks and a short throttle: a few thousand rows give a bar with many steps.
+        EXPORT_CHUNK_SIZE="200",
+        JOBS_PROGRESS_INTERVAL="0.05",
+    )
+    server = Daphne(env=env, log_dir=output_dir, name="daphne-browser").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium` (make test "
+                    "does it when run as root) or set CHROMIUM to Debian's chromium binary.")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop running on this thread; Django's guard then
+    # refuses the ORM calls the tests make between browser steps. Those calls are plain sync
+    # code on the test thread, not in a coroutine: the guard does not apply.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def base_url(browser_server, transactional_db) -> str:
+    return browser_server.url
+
+
+@pytest.fixture
+def new_page(browser, base_url, output_dir):
+    """Factory: a fresh browser context (its own cookies) and page per call."""
+    contexts = []
+
+    def make(*, width: int = 1280, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height},
+                                      accept_downloads=True, base_url=base_url,
+                                      # No bar transitions: screenshots show the true width.
+                                      reduced_motion="reduce")
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def login(page, username: str, path: str = "/") -> None:
+    """Through the real login page, as a person would."""
+    page.goto(path)
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{path}")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def save_screenshot(page, output_dir: Path, name: str) -> Path:
+    path = output_dir / name
+    page.screenshot(path=str(path))
+    return path
+
+
+def copy_to_docs(path: Path) -> None:
+    """`UPDATE_DOCS_SCREENSHOT=1 pytest tests/browser` refreshes docs/dashboard.png."""
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
+        target = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(path, target)
