@@ -245,3 +245,27 @@ def test_admin_action_exports_the_filtered_list_and_the_widget_says_so(new_page,
     assert page.locator(".field-done .readonly").inner_text() == str(wanted)
     assert page.locator("input[name=title]").count() == 0  # read-only
     assert page.errors == []
+
+
+def test_retry_an_interrupted_export_from_the_dashboard(new_page):
+    call_command("load_demo_claims", count=500, types="warranty", verbosity=0)
+    admin = make_user(staff=True)
+    old = Job.objects.create(
+        kind="export", title="Warranty claims export", owner=admin,
+        status=JobStatus.INTERRUPTED, total=500, done=120, version=7,
+        error="Its server was stopped; it can be started again.",
+        params={"claim_type": "warranty", "format": "xlsx", "filters": {}},
+    )
+    page = open_dashboard(new_page, admin)
+    old_card = card(page, str(old.pk))
+    assert old_card.get_by_role("progressbar").get_attribute("aria-valuenow") == "120"
+    old_card.get_by_role("button", name="Retry Warranty claims export").click()
+
+    new_card = page.locator(f'.job:not([data-job-id="{old.pk}"])')
+    new_card.wait_for()
+    new_id = new_card.get_attribute("data-job-id")
+    card(page, new_id).get_by_role("link", name="Download Warranty claims export").wait_for()
+    # The old job stays interrupted (terminal is final) and can no longer be retried.
+    old_card.get_by_role("button", name="Retry Warranty claims export").wait_for(state="detached")
+    assert old_card.locator("[data-role=status]").inner_text() == "Interrupted"
+    assert Job.objects.get(pk=new_id).resumed_from_id == old.pk
