@@ -200,6 +200,15 @@ def test_login_required_staff_only_and_logout_elsewhere(new_page, base_url):
     assert answer.value.status == 403
     page.get_by_role("heading", name="Not allowed").wait_for()
 
+    # Staff rights taken away while the page is open: the next connection is refused with
+    # 4403 and the page says so instead of retrying forever.
+    lost = make_user(staff=True)
+    was_staff = open_dashboard(new_page, lost)
+    type(lost).objects.filter(pk=lost.pk).update(is_staff=False)
+    was_staff.evaluate("window.jobsSocket.ws.close()")  # as if the network dropped
+    was_staff.locator("#connection[data-state=forbidden]").wait_for()
+    assert "Not allowed" in was_staff.locator("#connection").inner_text()
+
     # Logging out in another tab closes this tab's socket with 4401: it goes to the login page.
     admin = make_user(staff=True)
     dashboard = open_dashboard(new_page, admin)
