@@ -76,7 +76,9 @@ def browser_server(django_db_setup, media_root, output_dir, smtp_sink,
     server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright runs, its loop is the running loop of this
+# thread, and the async tests of other folders (pytest-asyncio) cannot start theirs.
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium` (make test "
@@ -86,11 +88,18 @@ def browser():
     # Playwright's sync API keeps an asyncio loop running on this thread; Django's guard then
     # refuses the ORM calls the tests make between browser steps. Those calls are plain sync
     # code on the test thread, not in a coroutine: the guard does not apply.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
