@@ -110,7 +110,8 @@ def run_product(sink, owner, agreement) -> dict:
             "seconds": seconds, "client_connections": job.result.get("connections"),
             "server_connections": counts["connections"] - 1,  # minus the summary's
             "server_messages": counts["messages"] - 1, "recorded": recorded,
-            "status": job.status}
+            "status": job.status, "snapshot_seconds": job.result.get("snapshot_seconds"),
+            "send_seconds": job.result.get("send_seconds")}
 
 
 def run_seed(sink, agreement, limit: int) -> dict:
@@ -162,6 +163,10 @@ def table(sink_name: str, rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _speedup(product: dict, seed: dict) -> float:
+    return (product["emails"] / product["seconds"]) / (seed["emails"] / seed["seconds"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=10_000)
@@ -210,7 +215,9 @@ def main() -> None:
         print(table(sink.name, [product, seed]))
         print(f"campaign: status {product['status']}, {product['recorded']} outcomes recorded, "
               f"{product['server_messages']} messages at the sink, "
-              f"{product['client_connections']} connections opened by the job")
+              f"{product['client_connections']} connections opened by the job; "
+              f"snapshot {product['snapshot_seconds']} s + sending {product['send_seconds']} s; "
+              f"campaign/seed speed: {_speedup(product, seed):.1f}x")
     shutil.rmtree(var, ignore_errors=True)
 
 

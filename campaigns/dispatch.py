@@ -135,6 +135,11 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+def _closes_session(exc: BaseException) -> bool:
+    return isinstance(exc, smtplib.SMTPRecipientsRefused) and any(
+        code == 421 for code, _text in exc.recipients.values())
+
+
 class Transport:
     """One worker's reused connection to the mail transport."""
 
@@ -180,6 +185,8 @@ class Transport:
                            maybe_duplicate=item.maybe_duplicate)
         except Exception as exc:
             if not _is_connection_error(exc):
+                if _closes_session(exc):
+                    self.drop()  # smtplib closed the socket itself (421 to RCPT)
                 reason, retryable = _describe(exc)
                 return Outcome(item.recipient_id, item.mail_id, False, reason,
                                type(exc).__name__, retryable, maybe_duplicate=item.maybe_duplicate)
@@ -320,7 +327,14 @@ class Dispatcher:
                     if not claimed:
                         self.stats.add("skipped")
                         continue
-                    msg = self.renderer.message(item)
+                    try:
+                        msg = self.renderer.message(item)
+                    except Exception:
+                        # A broken template breaks every email: stop the campaign, and give
+                        # the row back (it was never sent) so a resume does not flag it.
+                        Recipient.objects.filter(pk=item.recipient_id).update(
+                            status=RecipientStatus.PENDING)
+                        raise
                     previous = transport.deliver(msg, item)
                 if previous is not None:
                     _commit(previous, None)

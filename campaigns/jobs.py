@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
     """Run one campaign job with any Reporter (the runner's, or a foreground one)."""
     extra: dict[str, Any] = {}
+    started = time.monotonic()
     try:
         if not Recipient.objects.filter(job_id=job.pk).exists():
             if job.resumed_from_id:
@@ -32,6 +34,7 @@ def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
             else:
                 reporter.set_message("Choosing recipients")
                 recipients_snapshot(job_id=job.pk)
+        extra["snapshot_seconds"] = round(time.monotonic() - started, 2)
         total = Recipient.objects.filter(job_id=job.pk).count()
         reporter.set_total(total)
         reporter.set_message(f"Sending {total} reminders")
@@ -54,7 +57,9 @@ def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
             stats = dispatcher.run()
         finally:
             extra.update(connections=dispatcher.stats.connections,
-                         reconnects=dispatcher.stats.reconnects)
+                         reconnects=dispatcher.stats.reconnects,
+                         send_seconds=round(time.monotonic() - started
+                                            - extra["snapshot_seconds"], 2))
     except JobCancelled:
         _summary(job, reporter, JobStatus.CANCELLED, extra=extra)
         raise

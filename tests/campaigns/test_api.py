@@ -87,3 +87,21 @@ def test_agreement_list_counts_the_unsigned():
     assert body == {"agreements": [{"id": agreement.pk, "slug": "terms",
                                     "title": "Terms & Conditions", "version": 1,
                                     "unsigned": 5}]}
+
+
+def test_a_campaign_that_ended_without_its_thread_gets_its_summary_once(mailoutbox):
+    from campaigns.services import campaign_start
+    from campaigns.summary import campaigns_summarize_finished
+
+    owner = make_user(staff=True, email="boss@example.test")
+    agreement = make_agreement(slug="terms")
+    job = campaign_start(owner_id=owner.pk, agreement_id=agreement.pk)
+    assert campaigns_summarize_finished() == 0  # still queued: nothing to say yet
+    Job.objects.filter(pk=job.pk).update(status="interrupted", error="server gone")
+    assert campaigns_summarize_finished() == 1
+    assert campaigns_summarize_finished() == 0
+    [summary] = mailoutbox
+    assert summary.to == ["boss@example.test"]
+    assert summary.subject.startswith("Campaign interrupted: 0 sent, 0 failed")
+    assert "server gone" in summary.body
+    assert Campaign.objects.get(pk=job.pk).summary_mail.status == 0  # post-office: sent
