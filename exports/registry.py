@@ -34,6 +34,7 @@ class ResolvedColumn:
     kind: str
     number_format: str | None
     choices: dict | None  # raw value -> label, for fields with choices
+    is_str: bool = True  # text columns whose database values are always str (or None)
 
 
 def resolve_field(model: type[models.Model], path: str) -> models.Field:
@@ -87,7 +88,8 @@ class ExportType:
             kind = field_kind(fld)
             choices = dict(fld.flatchoices) if fld.choices else None
             fmt = col.number_format or DEFAULT_FORMATS.get(kind)
-            out.append(ResolvedColumn(col.path, col.header, kind, fmt, choices))
+            is_str = isinstance(fld, models.CharField | models.TextField)
+            out.append(ResolvedColumn(col.path, col.header, kind, fmt, choices, is_str))
         return tuple(out)
 
     @property
