@@ -40,13 +40,13 @@ def col_letter(index: int) -> str:
     return letters
 
 
-def _text_cell(value: object) -> str:
+def _text_cell(value: object, ref: str) -> str:
     """An inline-string cell, escaped; the rare slow path handles odd characters and spaces."""
     s = value if isinstance(value, str) else str(value)
     if _NEEDS_WORK.search(s) is None and len(s) <= MAX_CELL_CHARS:
-        return '<c t="inlineStr"><is><t>' + s + "</t></is></c>"
+        return '<c r="' + ref + '" t="inlineStr"><is><t>' + s + "</t></is></c>"
     s = escape(ILLEGAL_XML.sub("", s[:MAX_CELL_CHARS]))
-    return '<c t="inlineStr"><is><t xml:space="preserve">' + s + "</t></is></c>"
+    return '<c r="' + ref + '" t="inlineStr"><is><t xml:space="preserve">' + s + "</t></is></c>"
 
 
 def _serial_date(value: date) -> int:
@@ -76,36 +76,41 @@ def compile_row_function(columns: Sequence[ResolvedColumn], styles: dict[str | N
         v = f"v{i}"
         names.append(v)
         s = styles.get(col.number_format, 0)
-        style = f' s="{s}"' if s else ""
+        # Every cell carries its reference (r="C7"): optional in the schema, but readers
+        # that place cells by counting are the exception, and None cells can then be left out.
+        ref = f"'{col_letter(i)}' + r"
+        open_ = f"'<c r=\"{col_letter(i)}' + r + '\"" + (f' s=\"{s}\"' if s else "")
         if col.choices:
             namespace[f"ch{i}"] = col.choices
-            expr = f"_text(ch{i}.get({v}, {v}))"
+            expr = f"_text(ch{i}.get({v}, {v}), {ref})"
         elif col.kind == TEXT and col.is_str:
             # Inline fast path (no Python call per cell; the profile showed the call itself as
             # the top cost): plain text goes straight in, anything odd takes _text().
-            expr = (f"('<c t=\"inlineStr\"><is><t>' + {v} + '</t></is></c>' "
-                    f"if _plain({v}) is None and len({v}) <= {MAX_CELL_CHARS} else _text({v}))")
+            expr = (f"({open_} t=\"inlineStr\"><is><t>' + {v} + '</t></is></c>' "
+                    f"if _plain({v}) is None and len({v}) <= {MAX_CELL_CHARS} "
+                    f"else _text({v}, {ref}))")
         elif col.kind == TEXT:
-            expr = f"_text({v})"
+            expr = f"_text({v}, {ref})"
         elif col.kind == BOOL:
-            expr = f"('<c t=\"b\"><v>1</v></c>' if {v} else '<c t=\"b\"><v>0</v></c>')"
+            expr = f"({open_} t=\"b\"><v>' + ('1' if {v} else '0') + '</v></c>')"
         elif col.kind in (INT, DECIMAL):
-            expr = f"'<c{style}><v>' + _str({v}) + '</v></c>'"
+            expr = f"{open_}><v>' + _str({v}) + '</v></c>'"
         elif col.kind == FLOAT:
-            expr = f"'<c{style}><v>' + _repr({v}) + '</v></c>'"
+            expr = f"{open_}><v>' + _repr({v}) + '</v></c>'"
         elif col.kind == DATE:
-            expr = f"'<c{style}><v>' + _str(_sdate({v})) + '</v></c>'"
+            expr = f"{open_}><v>' + _str(_sdate({v})) + '</v></c>'"
         elif col.kind == DATETIME:
-            expr = f"'<c{style}><v>' + _sdt({v}) + '</v></c>'"
+            expr = f"{open_}><v>' + _sdt({v}) + '</v></c>'"
         else:  # pragma: no cover - registry kinds are closed
             raise ValueError(col.kind)
-        parts.append(f"('<c/>' if {v} is None else {expr})")
+        parts.append(f"('' if {v} is None else {expr})")
     body = " + ".join(parts) if parts else "''"
     unpack = ", ".join(names) + ("," if len(names) == 1 else "")
     source = (
         f"def row(n, values):\n"
         f"    {unpack} = values\n"
-        f"    return '<row r=\"' + _str(n) + '\">' + {body} + '</row>'\n"
+        f"    r = _str(n)\n"
+        f"    return '<row r=\"' + r + '\">' + {body} + '</row>'\n"
     )
     exec(compile(source, "<xlsx-row>", "exec"), namespace)  # noqa: S102 - source built above
     return namespace["row"]
@@ -174,8 +179,8 @@ class XlsxWriter:
             for i, w in enumerate(widths, 1)
         )
         header = "".join(
-            '<c s="1" t="inlineStr"><is><t>' + escape(c.header) + "</t></is></c>"
-            for c in self.columns
+            f'<c r="{col_letter(i)}1" s="1" t="inlineStr"><is><t>{escape(c.header)}</t></is></c>'
+            for i, c in enumerate(self.columns)
         )
         return (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
