@@ -15,6 +15,8 @@ from realtime_site.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DJANGO_VAR_DIR", str(BASE_DIR / "var")))
+# The embedded default keeps its SQLite file, mail and media here: a fresh clone has no var/.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
