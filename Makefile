@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed  ## set up and serve the product on the embedded default
 	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/python manage.py demo_setup
+	$(BIN)/python manage.py demo_setup --url http://$(HOST):$(PORT)/
 	$(BIN)/python -m daphne -b $(HOST) -p $(PORT) realtime_site.asgi:application
 
 test: $(BIN)/.installed  ## set up and run the whole test suite

@@ -17,6 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--claims", type=int, default=50_000)
         parser.add_argument("--users", type=int, default=2_000)
+        parser.add_argument("--url", default="http://127.0.0.1:8000/")
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -34,6 +35,6 @@ class Command(BaseCommand):
             except Exception as exc:  # a loader that does not exist yet
                 self.stderr.write(f"skipped {loader}: {exc}")
         self.stdout.write(self.style.SUCCESS(
-            "\n  Open http://127.0.0.1:8000/ and log in as "
+            f"\n  Open {options['url']} and log in as "
             f"{DEMO_USERNAME} / {password}\n  (a new password each time `make demo` starts)\n"
         ))
