@@ -27,6 +27,23 @@ MAX_FRAME_CHARS = 4096
 PUSH_TYPES = frozenset({JOB_UPDATE, SESSION_ENDED})  # handlers that never touch the database
 
 
+# Render cache, not state: every socket of a user gets the same snapshot for one version, so
+# encode it once per process instead of once per socket (1,000 sockets: bench/fleet.py).
+_FRAMES: dict[tuple[Any, Any], str] = {}
+_FRAMES_MAX = 512
+
+
+def _update_frame(job: dict) -> str:
+    key = (job.get("id"), job.get("version"))
+    text = _FRAMES.get(key)
+    if text is None:
+        text = json.dumps({"type": "job.update", "job": job}, separators=(",", ":"))
+        if len(_FRAMES) >= _FRAMES_MAX:
+            _FRAMES.clear()
+        _FRAMES[key] = text
+    return text
+
+
 class JobsConsumer(AsyncWebsocketConsumer):
     """`/ws/jobs/`: snapshot on connect and on sync, job.update as they happen."""
 
@@ -150,7 +167,7 @@ class JobsConsumer(AsyncWebsocketConsumer):
     # --- channel-layer handlers ---------------------------------------------------------
     async def job_update(self, event: dict) -> None:
         """Forward one job's snapshot."""
-        await self.send_json({"type": "job.update", "job": event["job"]})
+        await self.send(text_data=_update_frame(event["job"]))
 
     async def session_ended(self, event: dict) -> None:
         """Close sockets of a session that logged out."""

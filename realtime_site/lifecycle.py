@@ -109,7 +109,10 @@ def _start_loop_lag_probe(period: float) -> None:
     Every `period` seconds a callback is scheduled; its lateness is the time the loop was
     blocked (by the GIL, a sync call on the loop...). One summary line every 5 s.
     """
-    loop = asyncio.get_running_loop()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # callWhenRunning fires before the reactor's loop runs; daphne set it
+        loop = asyncio.get_event_loop()
     samples: list[float] = []
     last_report = [time.monotonic()]
 
