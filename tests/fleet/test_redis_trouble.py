@@ -6,6 +6,7 @@ Always a private Redis (never the shared REDIS_URL one): this test stops it.
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -146,3 +147,34 @@ def test_export_completes_through_redis_outage(fleet_db, fleet_factory, private_
     assert job["status"] == "succeeded" and job["download_url"]
     assert on_b.get(job["download_url"]).status_code == 200
     ws2.close()
+
+
+def test_frozen_redis_blocks_nothing(fleet_db, fleet_factory, private_redis):
+    """SIGSTOP: Redis accepts connections but never answers (a black-holed host, a long GC
+    pause). Sends are bounded on the loop, so the job's pace and the HTTP API are unaffected."""
+    redis, url = private_redis
+    fleet = fleet_factory(url)
+    a, b = fleet.start("a"), fleet.start("b")
+    user = fleet_db.make_user()
+    on_a, on_b = fleet.client(a, user), fleet.client(b, user)
+    ws = on_b.websocket()
+    ws.recv()
+    redis.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        job_id = on_a.post("/api/demo-jobs/", {"steps": 40, "delay": 0.05}).json()["job"]["id"]
+        assert time.monotonic() - started < 1, "starting a job waited on Redis"
+        while (row := fleet_db.job(job_id))["status"] != "succeeded":
+            assert time.monotonic() - started < 10, row["status"]
+            time.sleep(0.05)  # polling the database: pushes are what is frozen
+        assert time.monotonic() - started < 40 * 0.05 + 2, "the job thread waited on Redis"
+        assert on_b.get(f"/api/jobs/{job_id}/").json()["job"]["status"] == "succeeded"
+    finally:
+        redis.process.send_signal(signal.SIGCONT)
+    # Thawed: the snapshot is the truth, and pushes cross servers again.
+    again = on_a.post("/api/demo-jobs/", {"steps": 3, "delay": 0.01}).json()["job"]["id"]
+    assert ws.recv_until(job_finished(again), timeout=20)["job"]["status"] == "succeeded"
+    ws.send({"action": "sync"})
+    snap = ws.recv_until(lambda m: m["type"] == "jobs.snapshot", timeout=10)
+    assert next(j for j in snap["jobs"] if j["id"] == job_id)["status"] == "succeeded"
+    ws.close()
