@@ -231,7 +231,7 @@ def main() -> None:
         if "fanout" not in skip:
             c = start("fanout")
             rows = []
-            for clients in sorted({1, 100, args.clients}):
+            for clients in sorted({1, 100, args.clients // 2, args.clients}):
                 lat = stamped_latencies(c, c, clients, args.fanout_updates, 0.25)
                 rows.append([clients, len(lat), ms(lat, 50), ms(lat, 99), ms(lat, 100),
                              "<= 250 ms" if clients == args.clients else ""])
