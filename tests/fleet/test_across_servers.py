@@ -154,3 +154,44 @@ def test_kill9_mid_campaign_then_resume_sends_everyone_once(loaded, fleet_factor
     )
     assert flagged >= duplicates
     ws.close()
+
+
+def test_export_of_a_killed_server_is_retried_elsewhere(loaded, fleet_factory, redis_url):
+    """A queued export (its server's only worker busy) dies with its server; retried on B."""
+    fleet = fleet_factory(redis_url)
+    a, b = fleet.start("a", JOBS_WORKERS="1"), fleet.start("b")
+    user = loaded.make_user()
+    on_a, on_b = fleet.client(a, user), fleet.client(b, user)
+    ws = on_b.websocket()
+    ws.recv()
+    busy = on_a.post("/api/demo-jobs/", {"steps": 2000, "delay": 0.05}).json()["job"]["id"]
+    ws.recv_until(
+        lambda m: (
+            m.get("type") == "job.update"
+            and m["job"]["id"] == busy
+            and m["job"]["status"] == "running"
+        ),
+        timeout=15,
+    )
+    response = on_a.post("/api/exports/", {"claim_type": "accident", "format": "csv"})
+    assert response.status_code == 202, response.text
+    export = response.json()["job"]
+    assert export["status"] == "queued" and export["queue_position"] == 1
+    a.stop(signal.SIGKILL)
+    waiting = {busy, export["id"]}
+    while waiting:  # both are swept in one round, in either order
+        job = ws.recv_until(
+            lambda m: m.get("type") == "job.update" and m["job"]["status"] == "interrupted",
+            timeout=STALE_BOUND + 5,
+        )
+        waiting.discard(job["job"]["id"])
+    retried = on_b.post(f"/api/jobs/{export['id']}/resume/")
+    assert retried.status_code == 202, retried.text
+    new = retried.json()["job"]
+    assert new["resumed_from"] == export["id"]
+    final = ws.recv_until(job_finished(new["id"]), timeout=60)["job"]
+    assert final["status"] == "succeeded" and final["download_url"], final
+    rows = on_b.get(final["download_url"]).text.strip().splitlines()
+    assert len(rows) == final["done"] + 1  # header + every row
+    assert on_b.post(f"/api/jobs/{export['id']}/resume/").status_code == 409
+    ws.close()
