@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import json
 import os
 import pstats
@@ -218,7 +219,7 @@ def _xlsxwriter(path: Path) -> dict:
     ws.write_row(0, 0, [c.header for c in cols], header)
     r = 0
     choices = [c.choices for c in cols]
-    for chunk in [first, *chunks]:
+    for chunk in itertools.chain([first], chunks):  # lazily: [first, *chunks] loads all
         for row in chunk:
             r += 1
             for c, value in enumerate(convert(row)):
