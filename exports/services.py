@@ -18,7 +18,7 @@ from exports.registry import EXPORT_TYPES
 from exports.writers import FORMATS
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.progress import Reporter
-from jobs.services import job_start
+from jobs.services import JobNotResumable, job_start
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,12 @@ def export_start(*, owner_id: int, claim_type: str, fmt: str = "xlsx",
 def export_retry(old: Job, user_id: int) -> Job:
     """The resume hook of export jobs: the same export again, as a new job."""
     params = old.params or {}
-    return export_start(owner_id=user_id, claim_type=params.get("claim_type"),
-                        fmt=params.get("format", "xlsx"), filters=params.get("filters"),
-                        resumed_from_id=old.pk)
+    try:
+        return export_start(owner_id=user_id, claim_type=params.get("claim_type"),
+                            fmt=params.get("format", "xlsx"), filters=params.get("filters"),
+                            resumed_from_id=old.pk)
+    except ExportInvalid as exc:  # e.g. a claim type removed since: 409, not 500
+        raise JobNotResumable(f"This export cannot run again: {exc}") from None
 
 
 def export_run_foreground(*, owner_id: int, claim_type: str, fmt: str = "xlsx",

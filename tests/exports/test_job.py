@@ -25,7 +25,7 @@ from exports.services import (
 )
 from jobs.models import Job, JobStatus
 from jobs.progress import Reporter
-from jobs.services import job_cancel
+from jobs.services import JobNotResumable, job_cancel
 from tests.exports.factories import make_accidents, make_warranties
 from tests.factories import make_user
 
@@ -162,3 +162,11 @@ def test_retry_starts_the_same_export_as_a_new_job():
         assert new.params == old.params and new.status == JobStatus.QUEUED
         assert new.title == "Theft claims export (CSV), filtered"
         transaction.set_rollback(True)
+
+
+def test_retry_of_an_export_that_can_no_longer_run_is_refused():
+    user = make_user(staff=True)
+    old = Job.objects.create(kind="export", owner=user, title="t", status=JobStatus.FAILED,
+                             params={"claim_type": "boats"})
+    with pytest.raises(JobNotResumable):
+        export_retry(old, user.pk)
