@@ -15,6 +15,7 @@ from django.utils import timezone
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.progress import publish
 from jobs.runner import WORKER_ID, runner
+from realtime_site.api import ServerShuttingDown
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ def job_start(
     total: int | None = None, resumed_from_id: Any = None,
 ) -> Job:
     """Create a queued job and hand it to this server's pool once the transaction commits."""
+    if not runner.accepting:
+        raise ServerShuttingDown("This server is shutting down; try again in a few seconds.")
     now = timezone.now()
     job = Job.objects.create(
         kind=kind,

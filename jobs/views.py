@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -107,7 +108,8 @@ def job_download(request: HttpRequest, job_id: Any) -> HttpResponse:
     accel = settings.EXPORT_X_ACCEL_REDIRECT
     if accel:
         response = HttpResponse(content_type=content_type)
-        response["X-Accel-Redirect"] = accel.rstrip("/") + "/" + job.result_file.lstrip("/")
+        # nginx decodes the header's URI: encode the storage path (non-ASCII names).
+        response["X-Accel-Redirect"] = accel.rstrip("/") + "/" + quote(job.result_file.lstrip("/"))
     else:
         if request.method == "HEAD":
             body = iter(())

@@ -12,6 +12,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 MAX_JSON_BODY = 64 * 1024
 
 
+class ServerShuttingDown(Exception):
+    """This server stopped taking jobs (SIGTERM); another server, or a retry, will."""
+
+
 def json_error(message: str, status: int, **extra: Any) -> JsonResponse:
     """The contract's error shape: {"error": "<human sentence>"} with a 4xx status."""
     return JsonResponse({"error": message, **extra}, status=status)
@@ -31,7 +35,12 @@ def api_view(*, methods: tuple[str, ...], staff: bool = False) -> Callable:
                 return json_error("Log in first.", 401)
             if staff and not request.user.is_staff:
                 return json_error("Only staff members can start jobs.", 403)
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except ServerShuttingDown as exc:
+                response = json_error(str(exc), 503)
+                response["Retry-After"] = "5"
+                return response
 
         return wrapper
 

@@ -170,3 +170,29 @@ def test_login_page_and_next(client):
     response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD,
                                                 "next": "/api/jobs/"})
     assert response.status_code == 302 and response["Location"] == "/api/jobs/"
+
+
+def test_a_server_that_stopped_taking_jobs_answers_503(owner, client_for):
+    from jobs.runner import runner
+
+    runner.accepting = False
+    try:
+        response = client_for(owner).post("/api/demo-jobs/", {"steps": 1})
+    finally:
+        runner.accepting = True
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "shutting down" in response.json()["error"]
+    assert not Job.objects.exists()
+
+
+def test_x_accel_redirect_mode_hands_the_encoded_path_to_the_front_server(owner, client_for,
+                                                                          settings):
+    settings.EXPORT_X_ACCEL_REDIRECT = "/protected-media/"
+    name = default_storage.save(f"exports/{uuid.uuid4()}/Schäden 2026.csv", ContentFile(b"x"))
+    job = make_job(owner, status=JobStatus.SUCCEEDED, result_file=name,
+                   result_name="Schäden 2026.csv")
+    response = client_for(owner).get(f"/api/jobs/{job.pk}/download/")
+    assert response.status_code == 200 and response.content == b""
+    assert response["X-Accel-Redirect"].startswith("/protected-media/exports/")
+    assert response["X-Accel-Redirect"].endswith("/Sch%C3%A4den%202026.csv")
+    assert "filename*=utf-8''Sch%C3%A4den%202026.csv" in response["Content-Disposition"]
