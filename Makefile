@@ -27,8 +27,11 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed  ## every benchmark, one after the other (minutes; prints tables)
 	$(BIN)/python bench/push.py
+	$(BIN)/python bench/export.py --rows 100000
+	$(BIN)/python bench/campaign.py --recipients 10000
+	$(BIN)/python bench/fleet.py
 
 clean:
 	rm -rf $(VENV) var test-output
