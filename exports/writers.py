@@ -20,6 +20,11 @@ CONTENT_TYPES = {
     "csv": "text/csv",
 }
 MIN_WIDTH, MAX_WIDTH = 6.0, 60.0
+# Text a spreadsheet would run as a formula (OWASP "CSV injection"): a customer named
+# "=HYPERLINK(...)" must arrive as text. The fast writer types every cell (inlineStr); openpyxl
+# turns any str starting with "=" into a formula; CSV has no types, so a leading apostrophe,
+# which Excel and LibreOffice read as "this is text", is the only defence.
+FORMULA_START = frozenset("=+-@\t\r")
 _FIXED_WIDTH = {DATE: 10, DATETIME: 16, BOOL: 5}
 
 
@@ -63,15 +68,13 @@ def _converters(columns: Sequence[ResolvedColumn], tz: tzinfo | None, *, text: b
     for col in columns:
         if col.choices:
             out.append(lambda v, ch=col.choices: ch.get(v, v))
+        elif text and col.kind == TEXT:
+            out.append(lambda v: "'" + v if isinstance(v, str) and v[:1] in FORMULA_START else v)
         elif col.kind == DATETIME:
             if text:
                 out.append(lambda v: naive(v).isoformat(sep=" ") if v is not None else v)
             else:
                 out.append(lambda v: naive(v) if v is not None else v)
-        elif not text and col.kind == TEXT:
-            # openpyxl raises IllegalCharacterError on control characters: one bad
-            # description would fail the whole export. Drop them, as the fast writer does.
-            out.append(lambda v: ILLEGAL_XML.sub("", v) if isinstance(v, str) else v)
         else:
             out.append(None)
     return out
@@ -103,12 +106,26 @@ class OpenpyxlWriter:
             header.append(cell)
         self.ws.append(header)
         self._cell = WriteOnlyCell
-        self._convert = _converters(self.columns, tz, text=False)
+        self._convert = [self._text if c.kind == TEXT and not c.choices else conv
+                         for c, conv in zip(self.columns, _converters(self.columns, tz, text=False),
+                                            strict=True)]
         # Only cells with a number format need a styled cell object: they cost ~3x a plain value.
         self._formats = [c.number_format if c.kind in (DECIMAL, INT, FLOAT, DATE, DATETIME)
                          else None for c in self.columns]
         self.rows_written = 0
         self._last_col = get_column_letter(len(self.columns))
+
+    def _text(self, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        # openpyxl raises IllegalCharacterError on control characters: one bad description
+        # would fail the whole export. Drop them, as the fast writer does.
+        value = ILLEGAL_XML.sub("", value)
+        if value[:1] != "=":
+            return value
+        cell = self._cell(self.ws, value=value)
+        cell.data_type = "s"  # openpyxl made it a formula; see FORMULA_START
+        return cell
 
     def write_rows(self, rows: Iterable[Sequence[object]]) -> int:
         ws, cell_cls, convert, formats = self.ws, self._cell, self._convert, self._formats

@@ -1,0 +1,52 @@
+"""Customer text that looks like a formula stays text in every export format (CSV injection)."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from exports.registry import ResolvedColumn
+from exports.writers import open_writer
+
+COLUMNS = (
+    ResolvedColumn("name", "Name", "text", None, None),
+    ResolvedColumn("amount", "Amount", "decimal", "#,##0.00", None),
+)
+HOSTILE = ["=HYPERLINK(\"http://evil.test\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB",
+           "plain", "a=b"]
+
+
+def _rows():
+    return [(text, Decimal("-5.00")) for text in HOSTILE]
+
+
+@pytest.mark.parametrize("engine", ["fast", "openpyxl"])
+def test_xlsx_writes_formula_like_text_as_strings(tmp_path, engine):
+    path = str(tmp_path / f"{engine}.xlsx")
+    writer = open_writer("xlsx", path, engine=engine, title="x", columns=COLUMNS,
+                         widths=[10, 10], tz=None)
+    writer.write_rows(_rows())
+    writer.close()
+    with zipfile.ZipFile(path) as zf:
+        assert "<f>" not in zf.read("xl/worksheets/sheet1.xml").decode()
+    ws = openpyxl.load_workbook(path).active
+    assert [ws.cell(row=i + 2, column=1).data_type for i in range(len(HOSTILE))] == (
+        ["s"] * len(HOSTILE))
+    assert ws["A2"].value == HOSTILE[0]
+    assert ws["B2"].value == -5.0  # numbers keep their sign
+
+
+def test_csv_neutralizes_formula_like_text_but_not_numbers(tmp_path):
+    path = tmp_path / "out.csv"
+    writer = open_writer("csv", str(path), engine="fast", title="x", columns=COLUMNS,
+                         widths=[], tz=None)
+    writer.write_rows(_rows())
+    writer.close()
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        got = list(csv.reader(fh))[1:]
+    assert [row[0] for row in got] == ["'" + t for t in HOSTILE[:5]] + ["plain", "a=b"]
+    assert {row[1] for row in got} == {"-5.00"}
