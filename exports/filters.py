@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldError, ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ LOOKUPS = frozenset({
     "exact", "iexact", "in", "gt", "gte", "lt", "lte", "isnull", "contains", "icontains",
     "startswith", "istartswith", "year", "month", "day",
 })
-_INT_LOOKUPS = frozenset({"year", "month", "day"})
+_INT_LOOKUPS = {"year": (1, 9999), "month": (1, 12), "day": (1, 31)}
 MAX_IN_VALUES = 1000
 
 
@@ -48,10 +48,15 @@ def _convert(fld: models.Field, lookup: str, value: Any) -> Any:
             return False
         raise FilterError("isnull takes true or false.")
     if lookup in _INT_LOOKUPS:
+        low, high = _INT_LOOKUPS[lookup]
         try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise FilterError(f"{lookup} takes a whole number.") from None
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):  # OverflowError: JSON 1e400 is inf
+            number = None
+        # Out of range, the job's query would fail (year 10000 is no datetime) after a 202.
+        if number is None or not low <= number <= high:
+            raise FilterError(f"{lookup} takes a whole number from {low} to {high}.")
+        return number
     if lookup == "in":
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list) or len(items) > MAX_IN_VALUES:
@@ -66,6 +71,8 @@ def _convert(fld: models.Field, lookup: str, value: Any) -> Any:
         converted = fld.to_python(value)
     except ValidationError as exc:
         raise FilterError(f"{fld.name}: {' '.join(exc.messages)}") from None
+    except OverflowError:  # IntegerField.to_python(float("inf")), from JSON 1e400
+        raise FilterError(f"{fld.name}: {value!r} is out of range.") from None
     if fld.choices and lookup == "exact" and converted not in dict(fld.flatchoices):
         choices = ", ".join(str(k) for k in dict(fld.flatchoices))
         raise FilterError(f"{fld.name} must be one of: {choices}.")
@@ -81,7 +88,13 @@ def filters_clean(entry: ExportType, filters: Any) -> dict[str, Any]:
         return {}
     if not isinstance(filters, dict):
         raise FilterError("filters must be an object of lookup -> value.")
-    filters_to_q(entry, filters)
+    q = filters_to_q(entry, filters)
+    try:
+        # Resolves every lookup against the model now (no query runs): `status__year` is
+        # refused here with a 400 instead of failing the job in its thread after a 202.
+        entry.model._default_manager.filter(q)
+    except (FieldError, ValueError, TypeError) as exc:
+        raise FilterError(f"These filters do not fit {entry.key} claims: {exc}") from None
     return {str(k): v for k, v in filters.items()}
 
 
