@@ -18,7 +18,7 @@ def agreement_resolve(value: Any) -> Agreement | None:
     text = str(value).strip()
     if not text or len(text) > 80:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" is a digit to isdigit() but not to int()
         found = Agreement.objects.filter(pk=int(text)).first()
         if found is not None:
             return found

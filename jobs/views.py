@@ -139,7 +139,7 @@ def demo_job_start(request: HttpRequest) -> HttpResponse:
         crash_at = int(crash_at) if crash_at not in (None, "") else None
     except BadRequest as exc:
         return json_error(str(exc), 400)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int() of JSON 1e400
         return json_error("steps, fail_every and crash_at must be integers, delay a number.", 400)
     if not (1 <= steps <= demo.MAX_STEPS) or not (0 <= delay <= demo.MAX_DELAY):
         return json_error(f"steps must be 1..{demo.MAX_STEPS}, delay 0..{demo.MAX_DELAY}.", 400)
