@@ -43,7 +43,8 @@ def export_start_view(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"job": job_snapshot(job)}, status=202)
 
 
-@api_view(methods=("GET",))
+@api_view(methods=("GET",), staff=True)
 def export_types_view(request: HttpRequest) -> HttpResponse:
-    """The claim types that can be exported, with their row counts."""
+    """The claim types with their row counts: staff only, like the agreements' unsigned counts
+    (reminder recipients have accounts too, and the claim volumes are not theirs to see)."""
     return JsonResponse({"types": export_types_summary()})

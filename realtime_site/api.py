@@ -34,7 +34,7 @@ def api_view(*, methods: tuple[str, ...], staff: bool = False) -> Callable:
             if not request.user.is_authenticated:
                 return json_error("Log in first.", 401)
             if staff and not request.user.is_staff:
-                return json_error("Only staff members can start jobs.", 403)
+                return json_error("Only staff members can do this.", 403)
             try:
                 return view(request, *args, **kwargs)
             except ServerShuttingDown as exc:
