@@ -8,6 +8,7 @@ from campaigns.models import Acceptance, Agreement, Campaign, Recipient
 def send_reminders(modeladmin, request, queryset):
     """One background campaign per selected agreement; progress on the dashboard."""
     from campaigns.services import CampaignAlreadyRunning, campaign_start
+    from realtime_site.api import ServerShuttingDown
 
     for agreement in queryset:
         try:
@@ -16,6 +17,9 @@ def send_reminders(modeladmin, request, queryset):
             modeladmin.message_user(request, f"{agreement}: a campaign is already running.",
                                     messages.WARNING)
             continue
+        except ServerShuttingDown as exc:
+            modeladmin.message_user(request, str(exc), messages.WARNING)
+            return
         modeladmin.message_user(request, format_html(
             "“{}” started; follow it on <a href=\"/\">the dashboard</a>.", job.title),
             messages.SUCCESS)

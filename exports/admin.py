@@ -18,6 +18,7 @@ def export_in_background(modeladmin, request, queryset):
     """Export what the changelist shows: its filters go to the job, not a list of ids."""
     from exports.registry import EXPORT_TYPES
     from exports.services import ExportInvalid, export_start
+    from realtime_site.api import ServerShuttingDown
 
     if request.GET.get(SEARCH_VAR):
         modeladmin.message_user(request, "The export applies the filters, not the search box: "
@@ -32,6 +33,9 @@ def export_in_background(modeladmin, request, queryset):
                            filters=filters)
     except ExportInvalid as exc:
         modeladmin.message_user(request, f"Cannot export this list: {exc}", messages.ERROR)
+        return
+    except ServerShuttingDown as exc:
+        modeladmin.message_user(request, str(exc), messages.WARNING)
         return
     modeladmin.message_user(request, format_html(
         "“{}” started; follow it on <a href=\"/\">the dashboard</a> or wait for the "

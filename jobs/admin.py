@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from jobs.models import Job, JobStatus
 from jobs.selectors import jobs_visible_to
 from jobs.services import JobAlreadyFinished, JobNotResumable, job_cancel, job_resume
+from realtime_site.api import ServerShuttingDown
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -114,7 +115,7 @@ class JobAdmin(admin.ModelAdmin):
         for job in queryset:
             try:
                 started.append(job_resume(job_id=job.pk, user_id=request.user.pk))
-            except JobNotResumable as exc:
+            except (JobNotResumable, ServerShuttingDown) as exc:
                 refused.append(f"{job.title}: {exc}")
         if started:
             self.message_user(
