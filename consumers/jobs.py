@@ -102,8 +102,9 @@ class JobsConsumer(AsyncWebsocketConsumer):
         if not isinstance(message, dict):
             await self.send_error("Message must be a JSON object with an 'action'.")
             return
-        if not await self.session_alive():
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        refused = await self.refusal_code()
+        if refused is not None:
+            await self.close(code=refused)
             return
         action = message.get("action")
         if action == "ping":
@@ -142,18 +143,26 @@ class JobsConsumer(AsyncWebsocketConsumer):
         return [job_snapshot(job) for job in jobs_recent(user=self.scope["user"])]
 
     @database_sync_to_async
-    def session_alive(self) -> bool:
-        """False once the session behind this socket was logged out or the user lost staff."""
+    def refusal_code(self) -> int | None:
+        """The close code once this socket may no longer be served, else None.
+
+        4401 when the session was logged out or the user deactivated (no longer logged in),
+        4403 when the user is still logged in but lost staff (CONTRACT: not staff -> 4403).
+        """
         session = self.scope.get("session")
         key = getattr(session, "session_key", None)
         if not key:
-            return False
+            return CLOSE_UNAUTHENTICATED
         engine: type[SessionBase] = import_string(settings.SESSION_ENGINE + ".SessionStore")
         if not engine().exists(key):
-            return False
+            return CLOSE_UNAUTHENTICATED
         user = self.scope["user"]
         user.refresh_from_db(fields=["is_active", "is_staff"])
-        return user.is_active and user.is_staff
+        if not user.is_active:
+            return CLOSE_UNAUTHENTICATED
+        if not user.is_staff:
+            return CLOSE_FORBIDDEN
+        return None
 
     async def send_snapshot(self) -> None:
         await self.send_json({"type": "jobs.snapshot", "jobs": await self._snapshot()})

@@ -94,7 +94,9 @@ BAD_FRAMES = [
     ('{"action": "cancel", "job": "00000000-0000-0000-0000-000000000000"}', "No such job"),
     ("x" * 5000, "too large"),
     ('{"action": "sync", "pad": "' + "x" * 200_000 + '"}', "too large"),
-    ("\ud800".encode("utf-8", "surrogatepass").decode("latin-1"), ""),
+    # A lone surrogate's UTF-8 bytes read as latin-1: the client can only send valid UTF-8
+    # text, so the server sees three odd characters, which are not JSON.
+    ("\ud800".encode("utf-8", "surrogatepass").decode("latin-1"), "not valid JSON"),
 ]
 
 
@@ -125,7 +127,10 @@ def test_a_huge_frame_is_refused_without_harm(clients):
         answer = ws.recv(timeout=15)
         assert answer["type"] == "error"
     except ConnectionClosed as exc:
-        assert exc.rcvd is None or exc.rcvd.code in {1009, 1002, 1011} - {1011}, exc
+        # Daphne fails the connection (1009) while the client is still sending megabytes, so
+        # the TCP reset often beats the close frame: no frame received is accepted here, an
+        # internal error (1011) is not. The fresh socket below shows the server survived.
+        assert exc.rcvd is None or exc.rcvd.code in {1009, 1002}, exc
     fresh = _open(clients["alice"])
     _still_open(fresh)
     fresh.close()
@@ -183,12 +188,18 @@ def test_a_socket_whose_session_was_deleted_closes_on_its_next_message(clients, 
     _closed_with(ws, 4401)
 
 
-@pytest.mark.parametrize("change", [{"is_staff": False}, {"is_active": False}])
-def test_a_user_who_loses_staff_is_closed_on_the_next_message(clients, users, change):
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"is_staff": False}, 4403),  # still logged in, not staff: CONTRACT's 4403
+        ({"is_active": False}, 4401),  # an inactive user is no longer logged in
+    ],
+)
+def test_a_user_who_loses_staff_is_closed_on_the_next_message(clients, users, change, code):
     ws = _open(clients["alice"])
     type(users["alice"]).objects.filter(pk=users["alice"].pk).update(**change)
     ws.send({"action": "ping"})
-    _closed_with(ws, 4401)
+    _closed_with(ws, code)
 
 
 def test_reusing_a_logged_out_cookie_on_a_new_socket_gets_4401(clients, server):
