@@ -111,7 +111,9 @@ def test_refusals_and_a_dropped_connection_are_recorded_per_recipient(sink_facto
 
 def test_resume_after_an_interrupted_run_sends_only_the_rest(sink_factory, smtp_settings):
     owner, agreement, addresses = _setup(300)
-    sink = sink_factory(delay=0.004)
+    # 20 ms per DATA over 4 connections: the 240 left after the first 60 take >= 1.2 s, well
+    # beyond the interrupt's reach (one status read per 0.2 s) even on a loaded machine.
+    sink = sink_factory(delay=0.02)
     with smtp_settings(sink):
         first = campaign_start(owner_id=owner.pk, agreement_id=agreement.pk)
         assert sink.wait_for(60, timeout=20)
@@ -145,7 +147,9 @@ def test_resume_after_an_interrupted_run_sends_only_the_rest(sink_factory, smtp_
 
 def test_cancel_stops_between_emails_and_the_owner_is_told(sink_factory, smtp_settings):
     owner, agreement, addresses = _setup(200)
-    sink = sink_factory(delay=0.01)
+    # 25 ms per DATA over 4 connections: the 180 left after the first 20 take >= 1.1 s, so the
+    # cancel (seen within one 0.2 s flag read) lands before the end even on a loaded machine.
+    sink = sink_factory(delay=0.025)
     with smtp_settings(sink):
         job = campaign_start(owner_id=owner.pk, agreement_id=agreement.pk)
         assert sink.wait_for(20, timeout=20)

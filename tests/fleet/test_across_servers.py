@@ -125,7 +125,8 @@ def test_kill9_mid_campaign_then_resume_sends_everyone_once(loaded, fleet_factor
         ),
         timeout=STALE_BOUND + 5,
     )["job"]
-    assert time.monotonic() - killed <= STALE_BOUND + 1.0
+    # The bound plus 2 s for the sweep thread, the database and Redis on a loaded 2-core box.
+    assert time.monotonic() - killed <= STALE_BOUND + 2.0
     assert interrupted["resumable"] and sent_before < RECIPIENTS
 
     a2 = fleet.start("a2")  # the same server, started again

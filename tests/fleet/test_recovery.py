@@ -53,8 +53,9 @@ def test_sigterm_marks_own_jobs_interrupted_at_once(fleet_db, fleet_factory, red
     # long before any other server could notice a stale heartbeat.
     assert code == 0 and took < 5, (code, took)
     final = ws.recv_until(_status(job_id, "interrupted"), timeout=5)["job"]
-    assert "stopped" in final["error"]
-    assert time.monotonic() - stopped < STALE_BOUND, "marked by the sweep, not by the shutdown"
+    # Marked by the shutdown itself ("Its server was stopped…"), not by another server's sweep
+    # ("…stopped responding (no heartbeat)…"): the message tells them apart, no clock needed.
+    assert "was stopped" in final["error"] and "no heartbeat" not in final["error"], final
     row = fleet_db.job(job_id)
     assert row["status"] == "interrupted" and row["done"] == final["done"]
     ws.close()
@@ -75,7 +76,8 @@ def test_kill9_job_is_interrupted_by_another_server_within_the_bound(
     a.stop(signal.SIGKILL)
     final = ws.recv_until(_status(job_id, "interrupted"), timeout=STALE_BOUND + 5)["job"]
     took = time.monotonic() - killed
-    assert took <= STALE_BOUND + 1.0, took
+    # The bound plus 2 s for the sweep thread, the database and Redis on a loaded 2-core box.
+    assert took <= STALE_BOUND + 2.0, took
     assert "no heartbeat" in final["error"]
     # A reconnecting client and the API on the surviving server agree.
     ws2 = on_b.websocket()

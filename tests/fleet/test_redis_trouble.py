@@ -75,7 +75,7 @@ def test_job_survives_redis_outage_and_clients_resync(fleet_db, fleet_factory, p
     while final_status != "succeeded":
         assert time.monotonic() < deadline, "the job did not finish"
         final_status, done = _done(on_a, job_id)
-        time.sleep(0.1)
+        time.sleep(0.1)  # polling the API: the old socket may not have survived the outage
     # Sends failed fast: the job's own pace (80 x 50 ms) was not held up by the outage.
     assert time.monotonic() - started < steps * delay + 8
 
@@ -86,13 +86,16 @@ def test_job_survives_redis_outage_and_clients_resync(fleet_db, fleet_factory, p
         job = next(j for j in snap["jobs"] if j["id"] == job_id)
         assert job["status"] == "succeeded" and job["done"] == steps, job
         ws2.close()
-    # An old socket that asks `sync` gets it too, if it survived the outage.
+    # An old socket that asks `sync` gets it too, if it survived the outage. Only a close is
+    # excused (the server closed it when its layer broke: the reconnect above covers that);
+    # a wrong snapshot or a socket that hangs still fails the test.
     try:
         ws.send({"action": "sync"})
         snap = ws.recv_until(lambda m: m["type"] == "jobs.snapshot", timeout=5)
+    except ConnectionClosed:
+        snap = None
+    if snap is not None:
         assert next(j for j in snap["jobs"] if j["id"] == job_id)["status"] == "succeeded"
-    except Exception as exc:  # closed by the server when its layer broke: reconnect covers it
-        assert "close" in type(exc).__name__.lower() or "Closed" in repr(exc), exc
 
     # Pushes across servers work again after the restart (pub/sub re-subscribed).
     ws3 = on_b.websocket()
@@ -139,7 +142,7 @@ def test_export_completes_through_redis_outage(fleet_db, fleet_factory, private_
     deadline = time.monotonic() + 60
     while (row := fleet_db.job(job_id))["status"] == "running":
         assert time.monotonic() < deadline, "the export did not finish"
-        time.sleep(0.1)
+        time.sleep(0.1)  # polling the database: the socket's layer just came back empty
     assert row["status"] == "succeeded" and row["done"] == 60_000, row["error"]
     ws2 = on_b.websocket()
     snap = ws2.recv_until(lambda m: m["type"] == "jobs.snapshot", timeout=10)
@@ -167,7 +170,9 @@ def test_frozen_redis_blocks_nothing(fleet_db, fleet_factory, private_redis):
         while (row := fleet_db.job(job_id))["status"] != "succeeded":
             assert time.monotonic() - started < 10, row["status"]
             time.sleep(0.05)  # polling the database: pushes are what is frozen
-        assert time.monotonic() - started < 40 * 0.05 + 2, "the job thread waited on Redis"
+        # 2 s of steps plus 4 s of slack for a loaded machine; a send that waited on the
+        # frozen Redis would cost its 2 s timeout on each of the ~10 pushes.
+        assert time.monotonic() - started < 40 * 0.05 + 4, "the job thread waited on Redis"
         assert on_b.get(f"/api/jobs/{job_id}/").json()["job"]["status"] == "succeeded"
     finally:
         redis.process.send_signal(signal.SIGCONT)

@@ -119,20 +119,30 @@ def raw_request(
     return status, headers, body
 
 
-def assert_refused(response: httpx.Response | tuple, *statuses: int) -> None:
-    """A 4xx (one of `statuses` when given), JSON on /api/, and none of Alice's secrets."""
+def assert_refused(
+    response: httpx.Response | tuple, *statuses: int, path: str | None = None
+) -> None:
+    """A 4xx (one of `statuses` when given), JSON on /api/, and none of Alice's secrets.
+
+    For a raw (status, headers, body) answer pass the request `path`: an /api/ path must
+    answer `{"error": "<sentence>"}` as JSON (CONTRACT "Errors"), never an HTML page.
+    """
     if isinstance(response, tuple):
         status, headers, body = response
         content_type = headers.get("content-type", "")
     else:
         status, body = response.status_code, response.content
         content_type = response.headers.get("content-type", "")
+        path = response.request.url.path if path is None else path
     assert 400 <= status < 500, (status, body[:300])
     if statuses:
         assert status in statuses, (status, body[:300])
     assert SECRET_TITLE.encode() not in body and SECRET_BYTES not in body
     assert b"Traceback" not in body
+    if path is not None and path.startswith("/api/"):
+        assert content_type.startswith("application/json"), (path, content_type, body[:300])
     if content_type.startswith("application/json"):
         import json
 
-        assert "error" in json.loads(body)
+        error = json.loads(body)["error"]
+        assert isinstance(error, str) and error, body[:300]

@@ -107,10 +107,9 @@ FORGED = [
 @pytest.mark.parametrize("path", FORGED)
 def test_forged_download_paths(server, clients, alice_jobs, path):
     """As Bob (logged in, staff): forged paths reach neither Alice's file nor the server's."""
-    response = raw_request(
-        server.url, path.format(**alice_jobs), cookie=clients["bob"].cookie_header()
-    )
-    assert_refused(response)
+    raw_path = path.format(**alice_jobs)
+    response = raw_request(server.url, raw_path, cookie=clients["bob"].cookie_header())
+    assert_refused(response, path=raw_path)
     assert b"SECRET_KEY" not in response[2] and b"root:" not in response[2]
 
 
@@ -182,13 +181,19 @@ EXPORT_BODIES = [
 @pytest.fixture
 def first_claim_type(clients) -> str:
     types = clients["alice"].get("/api/exports/types/").json()["types"]
-    return types[0]["key"] if types else "none"
+    # A real type, or the format/filters cases below would be refused for the wrong reason.
+    assert types, "no export types: the bad format/filters cases would test nothing"
+    return types[0]["key"]
 
 
 @pytest.mark.parametrize("body", EXPORT_BODIES, ids=lambda b: json.dumps(b)[:40])
 def test_malformed_export_requests(clients, first_claim_type, body):
+    from jobs.models import Job
+
     body = {k: (first_claim_type if v == "__first__" else v) for k, v in body.items()}
+    before = Job.objects.count()
     assert_refused(clients["alice"].post("/api/exports/", body), 400)
+    assert Job.objects.count() == before, "a rejected request must not start a job"
 
 
 CAMPAIGN_BODIES = [
@@ -256,4 +261,7 @@ def test_unknown_api_paths_get_json_404(clients, alice_jobs, path):
 def test_bad_host_header_is_refused(server, clients, host):
     cookie = clients["alice"].cookie_header()
     assert raw_request(server.url, "/api/jobs/", cookie=cookie)[0] == 200  # control
-    assert_refused(raw_request(server.url, "/api/jobs/", cookie=cookie, host_header=host), 400)
+    assert_refused(
+        raw_request(server.url, "/api/jobs/", cookie=cookie, host_header=host), 400,
+        path="/api/jobs/",
+    )

@@ -128,6 +128,7 @@ def test_demo_endpoint_staff_only_and_validated(owner, client_for):
     for body in ({"steps": "many"}, {"steps": 0}, {"delay": 99}):
         response = client.post("/api/demo-jobs/", body, content_type="application/json")
         assert response.status_code == 400, body
+        assert isinstance(response.json()["error"], str), body
     response = client.post("/api/demo-jobs/", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"] == "The request body is not valid JSON."

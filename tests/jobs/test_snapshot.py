@@ -13,12 +13,21 @@ from tests.factories import make_user
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 STATUSES = {"queued", "running", "succeeded", "failed", "cancelled", "interrupted"}
+# Written out from /work/shared/CONTRACT.md ("JOB"), not imported from the code under test:
+# a field dropped from jobs.snapshot must fail here, not silently shrink the check.
+CONTRACT_FIELDS = {
+    "id", "kind", "title", "status", "total", "done", "failed", "percent", "rate",
+    "eta_seconds", "version", "message", "error", "download_url", "expires_at",
+    "created_at", "started_at", "finished_at",
+}
 
 
 def check_schema(snap: dict) -> None:
     """Assert one snapshot has the contract's shape (used by other tests too)."""
-    assert set(SNAPSHOT_FIELDS) <= set(snap)
+    assert set(snap) >= CONTRACT_FIELDS, CONTRACT_FIELDS - set(snap)
     assert isinstance(snap["id"], str) and len(snap["id"]) == 36
+    assert isinstance(snap["kind"], str) and isinstance(snap["title"], str)
+    assert snap["message"] is None or isinstance(snap["message"], str)
     assert snap["status"] in STATUSES
     assert snap["total"] is None or isinstance(snap["total"], int)
     for key in ("done", "failed", "version"):
@@ -73,3 +82,7 @@ def test_download_url_only_when_succeeded_with_a_file(db):
     check_schema(snap)
     assert snap["download_url"] == f"/api/jobs/{job.pk}/download/"
     assert snap["expires_at"] is not None and snap["percent"] == 100.0
+
+
+def test_the_code_names_every_contract_field():
+    assert set(SNAPSHOT_FIELDS) >= CONTRACT_FIELDS
