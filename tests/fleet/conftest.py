@@ -13,12 +13,13 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import psycopg
 import pytest
 
 from tests.factories import PASSWORD
-from tests.live import LiveClient
+from tests.live import LiveClient, Socket
 from tests.services import ROOT, Daphne
 
 HEARTBEAT = 0.5
@@ -101,6 +102,15 @@ def fleet_media(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fleet-media")
 
 
+class Pair(NamedTuple):
+    a: Daphne
+    b: Daphne
+    user: str
+    on_a: LiveClient
+    on_b: LiveClient
+    ws: Socket
+
+
 class Fleet:
     """Start daphne servers that share one database, one Redis and one media folder."""
 
@@ -136,6 +146,15 @@ class Fleet:
 
     def client(self, server: Daphne, username: str) -> LiveClient:
         return LiveClient(server.url).login(username, PASSWORD)
+
+    def pair(self) -> Pair:
+        """Servers a and b, one staff user logged in on both, a socket on b past its snapshot."""
+        a, b = self.start("a"), self.start("b")
+        user = self.db.make_user()
+        on_a, on_b = self.client(a, user), self.client(b, user)
+        ws = on_b.websocket()
+        assert ws.recv()["type"] == "jobs.snapshot"
+        return Pair(a, b, user, on_a, on_b, ws)
 
     def stop(self) -> None:
         for server in self.servers:

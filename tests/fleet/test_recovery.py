@@ -39,11 +39,7 @@ def _start_running(client, ws, *, steps: int = 2000, delay: float = 0.05) -> str
 
 def test_sigterm_marks_own_jobs_interrupted_at_once(fleet_db, fleet_factory, redis_url):
     fleet = fleet_factory(redis_url)
-    a, b = fleet.start("a"), fleet.start("b")
-    user = fleet_db.make_user()
-    on_a, on_b = fleet.client(a, user), fleet.client(b, user)
-    ws = on_b.websocket()
-    ws.recv()
+    a, b, user, on_a, on_b, ws = fleet.pair()
     job_id = _start_running(on_a, ws)
 
     stopped = time.monotonic()
@@ -65,11 +61,7 @@ def test_kill9_job_is_interrupted_by_another_server_within_the_bound(
     fleet_db, fleet_factory, redis_url
 ):
     fleet = fleet_factory(redis_url)
-    a, b = fleet.start("a"), fleet.start("b")
-    user = fleet_db.make_user()
-    on_a, on_b = fleet.client(a, user), fleet.client(b, user)
-    ws = on_b.websocket()
-    ws.recv()
+    a, b, user, on_a, on_b, ws = fleet.pair()
     job_id = _start_running(on_a, ws)
 
     killed = time.monotonic()
@@ -111,11 +103,7 @@ def test_a_server_with_no_traffic_still_sweeps(fleet_db, fleet_factory, redis_ur
 def test_new_jobs_are_refused_once_a_server_shuts_down(fleet_db, fleet_factory, redis_url):
     """After SIGTERM the surviving server takes the work; the stopped one keeps none."""
     fleet = fleet_factory(redis_url)
-    a, b = fleet.start("a"), fleet.start("b")
-    user = fleet_db.make_user()
-    on_a, on_b = fleet.client(a, user), fleet.client(b, user)
-    ws = on_b.websocket()
-    ws.recv()
+    a, b, user, on_a, on_b, ws = fleet.pair()
     first = _start_running(on_a, ws, steps=400, delay=0.02)
     a.stop(signal.SIGTERM)
     ws.recv_until(_status(first, "interrupted"), timeout=5)

@@ -36,11 +36,7 @@ def _done(client, job_id: str) -> tuple[str, int]:
 def test_job_survives_redis_outage_and_clients_resync(fleet_db, fleet_factory, private_redis):
     redis, url = private_redis
     fleet = fleet_factory(url)
-    a, b = fleet.start("a"), fleet.start("b")
-    user = fleet_db.make_user()
-    on_a, on_b = fleet.client(a, user), fleet.client(b, user)
-    ws = on_b.websocket()
-    ws.recv()
+    a, b, user, on_a, on_b, ws = fleet.pair()
     steps, delay = 80, 0.05
     started = time.monotonic()
     job_id = on_a.post("/api/demo-jobs/", {"steps": steps, "delay": delay}).json()["job"]["id"]
@@ -116,11 +112,7 @@ def test_export_completes_through_redis_outage(fleet_db, fleet_factory, private_
         "accident",
     )
     fleet = fleet_factory(url, EXPORT_CHUNK_SIZE="500")
-    a, b = fleet.start("a"), fleet.start("b")
-    user = fleet_db.make_user()
-    on_a, on_b = fleet.client(a, user), fleet.client(b, user)
-    ws = on_b.websocket()
-    ws.recv()
+    a, b, user, on_a, on_b, ws = fleet.pair()
     response = on_a.post("/api/exports/", {"claim_type": "accident", "format": "xlsx"})
     assert response.status_code == 202, response.text
     job_id = response.json()["job"]["id"]
@@ -157,11 +149,7 @@ def test_frozen_redis_blocks_nothing(fleet_db, fleet_factory, private_redis):
     pause). Sends are bounded on the loop, so the job's pace and the HTTP API are unaffected."""
     redis, url = private_redis
     fleet = fleet_factory(url)
-    a, b = fleet.start("a"), fleet.start("b")
-    user = fleet_db.make_user()
-    on_a, on_b = fleet.client(a, user), fleet.client(b, user)
-    ws = on_b.websocket()
-    ws.recv()
+    a, b, user, on_a, on_b, ws = fleet.pair()
     redis.process.send_signal(signal.SIGSTOP)
     try:
         started = time.monotonic()
