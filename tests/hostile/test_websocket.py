@@ -46,6 +46,7 @@ def test_forged_session_cookies_get_4401(server, cookie):
         server.ws_url + "/ws/jobs/",
         open_timeout=10,
         additional_headers={"Cookie": cookie, "Origin": server.url},
+        legacy=True,
     )
     with pytest.raises(ConnectionClosed) as info:
         while True:
@@ -210,6 +211,7 @@ def test_reusing_a_logged_out_cookie_on_a_new_socket_gets_4401(clients, server):
         server.ws_url + "/ws/jobs/",
         open_timeout=10,
         additional_headers={"Cookie": cookie, "Origin": server.url},
+        legacy=True,
     )
     with pytest.raises(ConnectionClosed) as info:
         while True:
