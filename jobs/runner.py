@@ -98,12 +98,12 @@ def execute(job_id: str, *, reporter_factory: Callable[[Job], Reporter] | None =
             return None
         reporter = (reporter_factory or Reporter)(job)
         try:
-            run, _cleanup = kinds.get(job.kind)
+            kind = kinds.get(job.kind)
         except KeyError:
             reporter.finish(JobStatus.FAILED, error=f"Unknown job kind {job.kind!r}.",
                             message="Failed")
             return JobStatus.FAILED
-        return _run(job, reporter, run)
+        return _run(job, reporter, kind)
     except Exception:
         logger.exception("job %s: the runner itself failed", job_id)
         return None
@@ -111,20 +111,20 @@ def execute(job_id: str, *, reporter_factory: Callable[[Job], Reporter] | None =
         connection.close()
 
 
-def _run(job: Job, reporter: Reporter, run: kinds.JobFunction) -> str | None:
+def _run(job: Job, reporter: Reporter, kind: kinds.JobKind) -> str | None:
     try:
-        outcome = run(job, reporter) or kinds.JobOutcome()
+        outcome = kind.run(job, reporter) or kinds.JobOutcome()
     except JobCancelled:
-        _cleanup(job)
+        kind.clean_up(job)
         reporter.finish(JobStatus.CANCELLED, message="Cancelled")
         return JobStatus.CANCELLED
     except JobStopped as exc:
         logger.info("job %s stopped: %s", job.pk, exc)
-        _cleanup(job)
+        kind.clean_up(job)
         return None
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
-        _cleanup(job)
+        kind.clean_up(job)
         reporter.finish(JobStatus.FAILED, message="Failed", error=f"{type(exc).__name__}: {exc}")
         return JobStatus.FAILED
     reporter.finish(
@@ -137,11 +137,3 @@ def _run(job: Job, reporter: Reporter, run: kinds.JobFunction) -> str | None:
     )
     return outcome.status
 
-
-def _cleanup(job: Job) -> None:
-    try:
-        _run_fn, cleanup = kinds.get(job.kind)
-        if cleanup is not None:
-            cleanup(job)
-    except Exception:
-        logger.exception("job %s: cleanup failed", job.pk)

@@ -34,7 +34,6 @@ def kind():
     yield add
     for name in names:
         kinds._REGISTRY.pop(name, None)
-        kinds._RESUMERS.pop(name, None)
 
 
 def wait(job_id) -> None:

@@ -216,9 +216,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             line.end()
             job_interrupt(job_id=job.pk, reason="Stopped from the terminal (Ctrl-C).")
-            _run_fn, cleanup = kinds.get(job.kind)
-            if cleanup is not None:
-                cleanup(job)
+            kinds.get(job.kind).clean_up(job)
             self.stderr.write("Interrupted; the job can be resumed from the dashboard.")
             sys.exit(EXIT_INTERRUPTED)
 
