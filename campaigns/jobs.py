@@ -91,20 +91,6 @@ def _summary(job: Job, reporter: Reporter, status: str | None, *, error: str = "
         logger.exception("campaign %s: summary failed", job.pk)
 
 
-def campaign_run_foreground(*, job_id: Any, reporter_factory: type[Reporter] = Reporter
-                            ) -> str | None:
-    """Claim a queued campaign job and run it in the calling thread (operator command, bench).
-
-    Same status handling as the thread pool: it goes through the runner's own steps.
-    """
-    from jobs.runner import _claim, _run
-
-    job = _claim(str(job_id))
-    if job is None:
-        return None
-    return _run(job, reporter_factory(job), run_campaign)
-
-
 def register() -> None:
     from campaigns.services import campaign_resume
     from jobs import kinds
