@@ -8,7 +8,7 @@ from campaigns.models import Acceptance, Agreement, Campaign, Recipient
 def send_reminders(modeladmin, request, queryset):
     """One background campaign per selected agreement; progress on the dashboard."""
     from campaigns.services import CampaignAlreadyRunning, campaign_start
-    from realtime_site.api import ServerShuttingDown
+    from jobs.services import ServerShuttingDown
 
     for agreement in queryset:
         try:

@@ -18,7 +18,7 @@ def export_in_background(modeladmin, request, queryset):
     """Export what the changelist shows: its filters go to the job, not a list of ids."""
     from exports.registry import EXPORT_TYPES
     from exports.services import ExportInvalid, export_start
-    from realtime_site.api import ServerShuttingDown
+    from jobs.services import ServerShuttingDown
 
     if request.GET.get(SEARCH_VAR):
         modeladmin.message_user(request, "The export applies the filters, not the search box: "

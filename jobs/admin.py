@@ -12,8 +12,13 @@ from django.utils.html import format_html
 
 from jobs.models import Job, JobStatus
 from jobs.selectors import jobs_visible_to
-from jobs.services import JobAlreadyFinished, JobNotResumable, job_cancel, job_resume
-from realtime_site.api import ServerShuttingDown
+from jobs.services import (
+    JobAlreadyFinished,
+    JobNotResumable,
+    ServerShuttingDown,
+    job_cancel,
+    job_resume,
+)
 
 
 class KindFilter(admin.SimpleListFilter):

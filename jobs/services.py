@@ -12,16 +12,21 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from jobs import kinds
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.progress import publish
 from jobs.runner import WORKER_ID, runner
-from realtime_site.api import ServerShuttingDown
+from jobs.snapshot import job_is_resumable
 
 logger = logging.getLogger(__name__)
 
 
 class JobAlreadyFinished(Exception):
     """The job is in a terminal state; nothing can change it."""
+
+
+class ServerShuttingDown(Exception):
+    """This server stopped taking jobs (SIGTERM); another server, or a retry, will."""
 
 
 class JobNotResumable(Exception):
@@ -152,9 +157,6 @@ def jobs_beat(*, worker_id: str = WORKER_ID) -> int:
 
 def job_resume(*, job_id: Any, user_id: int) -> Job:
     """Start the job that continues a finished one (a new job; the old one stays final)."""
-    from jobs import kinds
-    from jobs.snapshot import job_is_resumable
-
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
         if not job_is_resumable(job):

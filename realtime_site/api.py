@@ -12,10 +12,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 MAX_JSON_BODY = 64 * 1024
 
 
-class ServerShuttingDown(Exception):
-    """This server stopped taking jobs (SIGTERM); another server, or a retry, will."""
-
-
 def json_error(message: str, status: int, **extra: Any) -> JsonResponse:
     """The contract's error shape: {"error": "<human sentence>"} with a 4xx status."""
     return JsonResponse({"error": message, **extra}, status=status)
@@ -35,6 +31,8 @@ def api_view(*, methods: tuple[str, ...], staff: bool = False) -> Callable:
                 return json_error("Log in first.", 401)
             if staff and not request.user.is_staff:
                 return json_error("Only staff members can do this.", 403)
+            from jobs.services import ServerShuttingDown
+
             try:
                 return view(request, *args, **kwargs)
             except ServerShuttingDown as exc:
