@@ -134,14 +134,15 @@ class Reporter:
             return self.last_snapshot
         self._last_flush = self.clock()
         self._dirty = False
+        now = timezone.now()
         updated = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
             total=self.total,
             done=self.done,
             failed=self.failed,
             message=self.message,
             version=F("version") + 1,
-            heartbeat_at=timezone.now(),
-            updated_at=timezone.now(),
+            heartbeat_at=now,
+            updated_at=now,
         )
         if not updated:
             # Someone else (the stale-job sweeper, a shutdown) made the job terminal.
@@ -168,6 +169,7 @@ class Reporter:
         """Write the terminal state, then push it; returns None when the job was already final."""
         if message is not None:
             self.message = message[:300]
+        now = timezone.now()
         fields = {
             "status": status,
             "total": self.total,
@@ -176,9 +178,9 @@ class Reporter:
             "message": self.message,
             "error": error,
             "version": F("version") + 1,
-            "finished_at": timezone.now(),
-            "heartbeat_at": timezone.now(),
-            "updated_at": timezone.now(),
+            "finished_at": now,
+            "heartbeat_at": now,
+            "updated_at": now,
         }
         if result_file:
             fields.update(result_file=result_file, result_name=result_name, expires_at=expires_at)

@@ -37,8 +37,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def job_snapshot(job: Job, *, now: datetime | None = None, queue_position: int | None = None
-                 ) -> dict:
+def job_snapshot(job: Job, *, now: datetime | None = None) -> dict:
     """Return the contract's JOB object for one job."""
     now = now or dj_timezone.now()
     processed = job.done + job.failed
@@ -58,7 +57,8 @@ def job_snapshot(job: Job, *, now: datetime | None = None, queue_position: int |
                 eta = round(max(0, job.total - processed) / rate, 1)
     if job.status == JobStatus.SUCCEEDED:
         eta = 0.0
-    if queue_position is None and job.status == JobStatus.QUEUED:
+    queue_position = None
+    if job.status == JobStatus.QUEUED:
         queue_position = 1 + Job.objects.filter(
             status=JobStatus.QUEUED, worker_id=job.worker_id, created_at__lt=job.created_at
         ).count()
