@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.live import LiveClient  # noqa: E402
 from tests.services import Daphne, Redis  # noqa: E402
 
 USERNAME = "bench"
 PASSWORD = "bench-password"
+TERMINAL = {"succeeded", "failed", "cancelled", "interrupted"}
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -43,6 +49,50 @@ def create_user(env: dict[str, str]) -> None:
            f"U.objects.create_user('{USERNAME}', 'b@example.com', '{PASSWORD}', is_staff=True)")
 
 
+async def open_sockets(server_url: str, clients: int = 1, **options: Any
+                       ) -> tuple[LiveClient, list]:
+    """Log the bench user in on `server_url`, open `clients` job sockets, read their snapshots.
+
+    Returns the logged-in client (the caller closes it) and the sockets. The handshakes are
+    sequential: 1,000 at once trip daphne's backlog. `options` go to websockets.connect.
+    """
+    import websockets
+
+    client = LiveClient(server_url).login(USERNAME, PASSWORD)
+    headers = {"Cookie": client.cookie_header(), "Origin": server_url}
+    url = server_url.replace("http", "ws", 1) + "/ws/jobs/"
+    sockets = [await websockets.connect(url, additional_headers=headers, max_size=2**22,
+                                        **options) for _ in range(clients)]
+    await asyncio.gather(*(ws.recv() for ws in sockets))  # snapshots
+    return client, sockets
+
+
+async def collect_stamped(sockets: list, timeout: float, job_id: list[str] | None = None
+                          ) -> list[float]:
+    """Arrival minus stamp of every stamped progress update on every socket, until a job ends;
+    then close the sockets. `job_id`: filled in by the caller once it started the job, after
+    which other jobs' updates are skipped."""
+    latencies: list[float] = []
+
+    async def reader(ws) -> None:
+        while True:
+            message = json.loads(await ws.recv())
+            arrived = time.time()
+            if message.get("type") != "job.update":
+                continue
+            job = message["job"]
+            if job_id and job["id"] != job_id[0]:
+                continue
+            if job["status"] == "running" and job["message"][:1].isdigit():
+                latencies.append(arrived - float(job["message"]))
+            if job["status"] in TERMINAL:
+                return
+
+    await asyncio.wait_for(asyncio.gather(*(reader(ws) for ws in sockets)), timeout=timeout)
+    await asyncio.gather(*(ws.close() for ws in sockets))
+    return latencies
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -65,4 +115,5 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Daphne", "Redis", "manage", "sqlite_env", "summary_ms", "table"]
+__all__ = ["Daphne", "LiveClient", "Redis", "collect_stamped", "create_user", "manage",
+           "open_sockets", "sqlite_env", "summary_ms", "table"]

@@ -32,14 +32,25 @@ import time
 import uuid
 from pathlib import Path
 
-from common import PASSWORD, ROOT, USERNAME, Daphne, Redis, manage, percentile, table
+from common import (
+    PASSWORD,
+    ROOT,
+    TERMINAL,
+    USERNAME,
+    Daphne,
+    LiveClient,
+    Redis,
+    collect_stamped,
+    create_user,
+    manage,
+    open_sockets,
+    percentile,
+    table,
+)
 
-sys.path.insert(0, str(ROOT))
-from tests.live import LiveClient
 from tests.services import Postgres
 
 INTERVAL = 0.05  # Reporter interval on the bench servers: more samples per second
-TERMINAL = {"succeeded", "failed", "cancelled", "interrupted"}
 
 
 def ms(values: list[float], pct: float) -> str:
@@ -59,49 +70,15 @@ def fleet_env(db_url: str, redis_url: str, workdir: Path) -> dict[str, str]:
     }
 
 
-async def _connect(server_url: str, ws_url: str, clients: int) -> list:
-    import websockets
-
-    client = LiveClient(server_url).login(USERNAME, PASSWORD)
-    headers = {"Cookie": client.cookie_header(), "Origin": server_url}
-    client.close()
-    sockets = []
-    for _ in range(clients):  # sequential: 1,000 handshakes at once trip daphne's backlog
-        sockets.append(await websockets.connect(
-            ws_url + "/ws/jobs/", additional_headers=headers, max_size=2**22,
-            open_timeout=60, ping_interval=None))
-    await asyncio.gather(*(ws.recv() for ws in sockets))  # snapshots
-    return sockets
-
-
-async def _collect(sockets: list, timeout: float) -> list[float]:
-    """Latency of every stamped progress update on every socket, until a job ends."""
-    latencies: list[float] = []
-
-    async def reader(ws) -> None:
-        while True:
-            message = json.loads(await ws.recv())
-            arrived = time.time()
-            if message.get("type") != "job.update":
-                continue
-            job = message["job"]
-            if job["status"] == "running" and job["message"][:1].isdigit():
-                latencies.append(arrived - float(job["message"]))
-            if job["status"] in TERMINAL:
-                return
-
-    await asyncio.wait_for(asyncio.gather(*(reader(ws) for ws in sockets)), timeout=timeout)
-    await asyncio.gather(*(ws.close() for ws in sockets))
-    return latencies
-
-
 def fanout_child(server_url: str, clients: int, timeout: float) -> None:
     """Child process: hold `clients` sockets, say ready, print the latencies as JSON."""
 
     async def run() -> list[float]:
-        sockets = await _connect(server_url, server_url.replace("http", "ws", 1), clients)
+        client, sockets = await open_sockets(server_url, clients, open_timeout=60,
+                                             ping_interval=None)
+        client.close()
         print("ready", flush=True)
-        return await _collect(sockets, timeout)
+        return await collect_stamped(sockets, timeout)
 
     print(json.dumps(asyncio.run(run())), flush=True)
 
@@ -139,13 +116,7 @@ def stamped_latencies(job_server: Daphne, watch_server: Daphne, clients: int, sa
 async def export_with_probe(server: Daphne, claim_type: str, period: float
                             ) -> tuple[list[float], float, dict]:
     """Run one export on `server`; ping/pong RTTs every `period` s while it runs."""
-    import websockets
-
-    client = LiveClient(server.url).login(USERNAME, PASSWORD)
-    headers = {"Cookie": client.cookie_header(), "Origin": server.url}
-    ws = await websockets.connect(server.ws_url + "/ws/jobs/", additional_headers=headers,
-                                  max_size=2**22, ping_interval=None)
-    await ws.recv()
+    client, (ws,) = await open_sockets(server.url, ping_interval=None)
     response = await asyncio.to_thread(
         client.post, "/api/exports/", {"claim_type": claim_type, "format": "xlsx"})
     assert response.status_code == 202, response.text
@@ -204,9 +175,7 @@ def main() -> None:
     db_url = pg.create_database(base, name)
     env = fleet_env(db_url, redis_url, workdir)
     manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "shell", "-c",
-           "from django.contrib.auth import get_user_model as g; "
-           f"g().objects.create_user('{USERNAME}', 'b@example.com', '{PASSWORD}', is_staff=True)")
+    create_user(env)
     servers: list[Daphne] = []
 
     def start(name: str, **extra: str) -> Daphne:

@@ -23,50 +23,21 @@ import time
 import uuid
 from pathlib import Path
 
-from common import PASSWORD, ROOT, USERNAME, Daphne, Redis, sqlite_env, summary_ms, table
-
-sys.path.insert(0, str(ROOT))
-from tests.live import LiveClient
+from common import ROOT, Daphne, Redis, collect_stamped, open_sockets, sqlite_env, summary_ms, table
 
 INTERVAL = 0.05  # Reporter interval for the bench servers: more samples per second
 
 
 async def measure(server: Daphne, clients: int, samples: int) -> list[float]:
-    import websockets
-
-    client = LiveClient(server.url).login(USERNAME, PASSWORD)
-    headers = {"Cookie": client.cookie_header(), "Origin": server.url}
-    sockets = [await websockets.connect(server.ws_url + "/ws/jobs/", additional_headers=headers,
-                                        max_size=2**22) for _ in range(clients)]
-    for ws in sockets:
-        json.loads(await ws.recv())  # snapshot
-    latencies: list[float] = []
-    done = asyncio.Event()
+    client, sockets = await open_sockets(server.url, clients)
     job_id: list[str] = []
-
-    async def reader(ws) -> None:
-        while True:
-            message = json.loads(await ws.recv())
-            arrived = time.time()
-            if message.get("type") != "job.update":
-                continue
-            job = message["job"]
-            if job_id and job["id"] != job_id[0]:
-                continue
-            if job["status"] == "running" and job["message"][:1].isdigit():
-                latencies.append(arrived - float(job["message"]))
-            if job["status"] in {"succeeded", "failed", "cancelled", "interrupted"}:
-                done.set()
-                return
-
-    tasks = [asyncio.create_task(reader(ws)) for ws in sockets]
+    collecting = asyncio.create_task(
+        collect_stamped(sockets, samples * INTERVAL * 4 + 60, job_id))
     response = await asyncio.to_thread(
         client.post, "/api/demo-jobs/", {"steps": samples, "delay": INTERVAL * 1.2, "stamp": True}
     )
     job_id.append(response.json()["job"]["id"])
-    await asyncio.wait_for(asyncio.gather(*tasks), timeout=samples * INTERVAL * 4 + 60)
-    for ws in sockets:
-        await ws.close()
+    latencies = await collecting
     client.close()
     return latencies
 
