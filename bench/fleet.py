@@ -148,6 +148,15 @@ def loop_lag_lines(log: Path, since: int) -> list[tuple[int, float, float, float
         r"loop-lag n=(\d+) p50=([\d.]+)ms p99=([\d.]+)ms max=([\d.]+)ms", text)]
 
 
+def next_loop_lag_line(log: Path, timeout: float = 20) -> None:
+    """Wait until the probe writes its next line (one per 5-second window)."""
+    since = len(log.read_text(errors="replace"))
+    deadline = time.monotonic() + timeout
+    while not loop_lag_lines(log, since):
+        assert time.monotonic() < deadline, f"no loop-lag line in {log} within {timeout} s"
+        time.sleep(0.1)  # polling the server's log: the line itself is the event
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,11 +224,11 @@ def main() -> None:
                    str(args.rows), "--types", "accident")
             loaded = time.monotonic() - t
             d = start("lag", RT_LOOP_LAG_PROBE="0.02")
-            time.sleep(6)  # one idle probe window as the baseline
+            next_loop_lag_line(d.log)  # one idle probe window as the baseline
             mark = len(d.log.read_text(errors="replace"))
             idle = loop_lag_lines(d.log, 0)
             rtts, elapsed, final = asyncio.run(export_with_probe(d, "accident", 0.02))
-            time.sleep(5.5)  # let the probe write the window that covers the export's end
+            next_loop_lag_line(d.log)  # the window that covers the export's end
             busy = loop_lag_lines(d.log, mark)
             print(f"\n3. Event-loop lag of one daphne process while it exports {args.rows:,} "
                   f"rows to xlsx (loaded in {loaded:.0f} s; export {final.get('status')} in "
