@@ -21,7 +21,10 @@ from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, TEXT, Re
 
 MAX_CELL_CHARS = 32_767  # Excel's limit per cell
 EXCEL_EPOCH_ORDINAL = date(1899, 12, 30).toordinal()
-_NEEDS_WORK = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|^\s|\s$")
+# Characters that need escaping or removal. Leading/trailing whitespace (which needs
+# xml:space="preserve") is checked with `s.strip() == s` instead of `^\s|\s$` here: the
+# anchors made every search ~2.5x slower (416 -> 175 ns per demo text cell).
+_NEEDS_WORK = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # A zip entry past 2 GiB needs zip64 headers, which must be chosen before writing starts.
 _ZIP64_SAFE_BYTES = 1_500_000_000
@@ -43,7 +46,7 @@ def col_letter(index: int) -> str:
 def _text_cell(value: object, ref: str) -> str:
     """An inline-string cell, escaped; the rare slow path handles odd characters and spaces."""
     s = value if isinstance(value, str) else str(value)
-    if _NEEDS_WORK.search(s) is None and len(s) <= MAX_CELL_CHARS:
+    if _NEEDS_WORK.search(s) is None and s.strip() == s and len(s) <= MAX_CELL_CHARS:
         return '<c r="' + ref + '" t="inlineStr"><is><t>' + s + "</t></is></c>"
     s = escape(ILLEGAL_XML.sub("", s[:MAX_CELL_CHARS]))
     return '<c r="' + ref + '" t="inlineStr"><is><t xml:space="preserve">' + s + "</t></is></c>"
@@ -87,7 +90,8 @@ def compile_row_function(columns: Sequence[ResolvedColumn], styles: dict[str | N
             # Inline fast path (no Python call per cell; the profile showed the call itself as
             # the top cost): plain text goes straight in, anything odd takes _text().
             expr = (f"({open_} t=\"inlineStr\"><is><t>' + {v} + '</t></is></c>' "
-                    f"if _plain({v}) is None and len({v}) <= {MAX_CELL_CHARS} "
+                    f"if _plain({v}) is None and {v}.strip() == {v} "
+                    f"and len({v}) <= {MAX_CELL_CHARS} "
                     f"else _text({v}, {ref}))")
         elif col.kind == TEXT:
             expr = f"_text({v}, {ref})"
