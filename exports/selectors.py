@@ -11,12 +11,16 @@ from exports.filters import filters_to_q
 from exports.registry import EXPORT_TYPES, ExportType
 
 
-def export_queryset(*, entry: ExportType, filters: dict[str, Any] | None = None) -> QuerySet:
-    """The rows of an export as tuples in column order (one JOIN to the car, no model objects)."""
+def _filtered(entry: ExportType, filters: dict[str, Any] | None) -> QuerySet:
     qs = entry.model._default_manager.all()
     if filters:
         qs = qs.filter(filters_to_q(entry, filters))
-    return qs.order_by("pk").values_list(*entry.paths)
+    return qs.order_by("pk")
+
+
+def export_queryset(*, entry: ExportType, filters: dict[str, Any] | None = None) -> QuerySet:
+    """The rows of an export as tuples in column order (one JOIN to the car, no model objects)."""
+    return _filtered(entry, filters).values_list(*entry.paths)
 
 
 def export_chunks(*, entry: ExportType, filters: dict[str, Any] | None = None,
@@ -29,10 +33,7 @@ def export_chunks(*, entry: ExportType, filters: dict[str, Any] | None = None,
     as soon as the heartbeat thread or a request wrote. Short queries also hold no transaction
     open on PostgreSQL for the minutes a million rows take.
     """
-    qs = entry.model._default_manager.all()
-    if filters:
-        qs = qs.filter(filters_to_q(entry, filters))
-    qs = qs.order_by("pk").values_list("pk", *entry.paths)
+    qs = _filtered(entry, filters).values_list("pk", *entry.paths)
     last = None
     while True:
         page = qs if last is None else qs.filter(pk__gt=last)
