@@ -18,7 +18,7 @@ from exports.registry import EXPORT_TYPES
 from exports.writers import FORMATS
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.progress import Reporter
-from jobs.services import JobNotResumable, job_start
+from jobs.services import JobNotResumable, job_start, jobs_held
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +83,10 @@ def export_run_foreground(*, owner_id: int, claim_type: str, fmt: str = "xlsx",
     `reporter_factory` lets a command draw its own progress bar from the same Reporter.
     """
     from jobs.monitor import monitor
-    from jobs.runner import WORKER_ID, execute
+    from jobs.runner import execute
 
-    params = export_params(claim_type=claim_type, fmt=fmt, filters=filters)
-    job = Job.objects.create(kind=KIND, owner_id=owner_id, title=_title(params), params=params,
-                             worker_id=WORKER_ID, heartbeat_at=timezone.now(), message="Queued")
+    with jobs_held():  # the row as export_start makes it, kept from the pool: run it here
+        job = export_start(owner_id=owner_id, claim_type=claim_type, fmt=fmt, filters=filters)
     monitor.ensure_started()  # heartbeats, so no other server thinks this job died
     execute(str(job.pk), reporter_factory=reporter_factory)
     job.refresh_from_db()
