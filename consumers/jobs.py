@@ -14,7 +14,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.utils.module_loading import import_string
 
 from jobs.broadcast import broadcaster
-from jobs.groups import JOB_UPDATE, SESSION_ENDED, user_group
+from jobs.groups import JOB_UPDATE, SESSION_ENDED, update_frame, user_group
 from jobs.selectors import job_get_visible, jobs_recent
 from jobs.services import JobAlreadyFinished, job_cancel
 from jobs.snapshot import job_snapshot
@@ -25,23 +25,6 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 MAX_FRAME_CHARS = 4096
 PUSH_TYPES = frozenset({JOB_UPDATE, SESSION_ENDED})  # handlers that never touch the database
-
-
-# Render cache, not state: every socket of a user gets the same snapshot for one version, so
-# encode it once per process instead of once per socket (1,000 sockets: bench/fleet.py).
-_FRAMES: dict[tuple[Any, Any], str] = {}
-_FRAMES_MAX = 512
-
-
-def _update_frame(job: dict) -> str:
-    key = (job.get("id"), job.get("version"))
-    text = _FRAMES.get(key)
-    if text is None:
-        text = json.dumps({"type": "job.update", "job": job}, separators=(",", ":"))
-        if len(_FRAMES) >= _FRAMES_MAX:
-            _FRAMES.clear()
-        _FRAMES[key] = text
-    return text
 
 
 class JobsConsumer(AsyncWebsocketConsumer):
@@ -126,7 +109,7 @@ class JobsConsumer(AsyncWebsocketConsumer):
         if error:
             await self.send_error(error, job=job_id[:64])
         else:
-            await self.send_json({"type": "job.update", "job": snapshot})
+            await self.send(text_data=update_frame(snapshot))
 
     @database_sync_to_async
     def _cancel(self, job_id: str) -> tuple[dict | None, str | None]:
@@ -175,8 +158,8 @@ class JobsConsumer(AsyncWebsocketConsumer):
 
     # --- channel-layer handlers ---------------------------------------------------------
     async def job_update(self, event: dict) -> None:
-        """Forward one job's snapshot."""
-        await self.send(text_data=_update_frame(event["job"]))
+        """Forward one job's update, encoded once by its publisher (jobs.progress.publish)."""
+        await self.send(text_data=event["frame"])
 
     async def session_ended(self, event: dict) -> None:
         """Close sockets of a session that logged out."""

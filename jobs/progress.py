@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from jobs.broadcast import Broadcaster
 from jobs.broadcast import broadcaster as default_broadcaster
-from jobs.groups import JOB_UPDATE, user_group
+from jobs.groups import JOB_UPDATE, update_frame, user_group
 from jobs.models import Job, JobStatus
 from jobs.snapshot import job_snapshot
 
@@ -34,10 +34,15 @@ class JobStopped(Exception):
 
 
 def publish(job: Job, *, sender: Broadcaster | None = None) -> dict:
-    """Push a job's snapshot to its owner's group and return the snapshot."""
+    """Push a job's snapshot to its owner's group and return the snapshot.
+
+    The group message carries the WebSocket frame already encoded: one `json.dumps` per
+    update instead of one per socket, and a str is all the in-process layer deep-copies
+    per channel (bench/push.py).
+    """
     snapshot = job_snapshot(job)
     (sender or default_broadcaster).send(
-        user_group(job.owner_id), {"type": JOB_UPDATE, "job": snapshot}
+        user_group(job.owner_id), {"type": JOB_UPDATE, "frame": update_frame(snapshot)}
     )
     return snapshot
 

@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from jobs.groups import user_group
+from jobs.groups import update_frame, user_group
 from jobs.models import Job, JobStatus
 from realtime_site.asgi import application
 from tests.factories import make_user
@@ -84,8 +84,10 @@ async def test_updates_to_my_group_are_forwarded_others_are_not():
     communicator, _ = await connect(me)
     await communicator.receive_json_from()
     layer = get_channel_layer()
-    await layer.group_send(user_group(other.pk), {"type": "job.update", "job": {"id": "x"}})
-    await layer.group_send(user_group(me.pk), {"type": "job.update", "job": {"id": "y"}})
+    await layer.group_send(user_group(other.pk),
+                           {"type": "job.update", "frame": update_frame({"id": "x"})})
+    await layer.group_send(user_group(me.pk),
+                           {"type": "job.update", "frame": update_frame({"id": "y"})})
     assert await communicator.receive_json_from() == {"type": "job.update", "job": {"id": "y"}}
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()

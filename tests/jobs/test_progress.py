@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -34,7 +35,7 @@ class RecordingSender:
 
     @property
     def jobs(self) -> list[dict]:
-        return [message["job"] for _, message in self.sent]
+        return [json.loads(message["frame"])["job"] for _, message in self.sent]
 
 
 @pytest.fixture
