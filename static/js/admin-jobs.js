@@ -13,7 +13,7 @@ const chip = h("a", { class: "jobs-chip", href: "/", hidden: true, "data-state":
 document.body.append(chip);
 
 function render() {
-  const active = socket.list().filter((job) => !isTerminal(job));
+  const active = [...socket.jobs.values()].filter((job) => !isTerminal(job)); // no sort needed
   const text = chip.querySelector(".chip-text");
   chip.dataset.state = socket.state;
   if (socket.state === "reconnecting") {

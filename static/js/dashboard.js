@@ -66,11 +66,12 @@ function buildCard(job) {
       stat("Rate", parts.rate), stat("ETA", parts.eta)),
     parts.line,
     h("div", { class: "job-foot" }, parts.meta, parts.actions));
-  return { el, parts, actionsKey: null };
+  return { el, parts, actionsKey: null, job: null };
 }
 
 function renderCard(card, job) {
   const { el, parts } = card;
+  card.job = job;
   el.dataset.status = job.status;
   parts.title.textContent = job.title;
   parts.kind.textContent = { export: "Export", campaign: "Campaign", demo: "Demo" }[job.kind]
@@ -168,28 +169,25 @@ function refreshExpiry(card, job) {
 }
 
 function placeCard(card, job) {
-  // Newest first: insert before the first card that is older.
-  const siblings = [...jobList.children];
-  const after = siblings.find((other) => {
-    const otherJob = socket.jobs.get(other.dataset.jobId);
-    return otherJob && other !== card.el
-      && (otherJob.created_at || "") < (job.created_at || "");
-  });
-  const before = after || null;
-  if (card.el.parentNode !== jobList || card.el.nextElementSibling !== before) {
-    jobList.insertBefore(card.el, before);
-  }
+  // Newest first: insert before the first card that is older. A job's created_at never
+  // changes, so a card is placed once, when it is added.
+  const older = [...jobList.children].find((el) =>
+    (cards.get(el.dataset.jobId).job.created_at || "") < (job.created_at || ""));
+  jobList.insertBefore(card.el, older || null);
 }
 
 function showJob(job) {
   let card = cards.get(job.id);
-  if (!card) {
-    card = buildCard(job);
-    cards.set(job.id, card);
+  if (card) {
+    // A snapshot repeats the jobs that did not change: same object, nothing to redraw.
+    if (card.job !== job) renderCard(card, job);
+    return;
   }
+  card = buildCard(job);
   renderCard(card, job);
   placeCard(card, job);
-  $("#jobs-empty").hidden = cards.size > 0;
+  cards.set(job.id, card);
+  $("#jobs-empty").hidden = false;
 }
 
 function showAll(jobs) {
@@ -215,10 +213,7 @@ socket.addEventListener("ended", (event) => {
 
 // Relative expiry times ("in 23 hours") age without any message from the server.
 setInterval(() => {
-  for (const [id, card] of cards) {
-    const job = socket.jobs.get(id);
-    if (job) renderActions(card, job);
-  }
+  for (const card of cards.values()) renderActions(card, card.job);
 }, 30000);
 
 // --- actions ----------------------------------------------------------------------------

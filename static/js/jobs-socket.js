@@ -11,7 +11,9 @@
 //   "state"    {state, attempt, delay}   state: connecting | live | reconnecting |
 //                                         unauthenticated | forbidden
 //   "snapshot" {jobs}                    after each snapshot was applied (jobs newest first)
-//   "job"      {job, previous}           one job changed (newer version applied)
+//   "job"      {job, previous}           one job changed (newer version applied); not fired
+//                                         for the jobs of a seed or a snapshot, which the
+//                                         "snapshot" event (or the caller) renders at once
 //   "ended"    {job, previous, recent}   a job this page saw active reached a terminal status
 //                                         (recent: first seen already finished, see
 //                                         `announceRecent`)
@@ -66,7 +68,7 @@ export class JobsSocket extends EventTarget {
 
   /** Seed with jobs rendered in the page, before the socket is open. */
   seed(jobs) {
-    for (const job of jobs || []) this._apply(job, { live: false });
+    for (const job of jobs || []) this._apply(job, { live: false, quiet: true });
   }
 
   start() {
@@ -230,7 +232,7 @@ export class JobsSocket extends EventTarget {
     const seen = new Set();
     for (const job of jobs) {
       seen.add(job.id);
-      this._apply(job, { live: false });
+      this._apply(job, { live: false, quiet: true });
     }
     // The snapshot holds the user's recent jobs: anything else is too old to show.
     for (const id of [...this.jobs.keys()]) {
@@ -239,12 +241,13 @@ export class JobsSocket extends EventTarget {
     this.dispatchEvent(new CustomEvent("snapshot", { detail: { jobs: this.list() } }));
   }
 
-  /** Keep the highest version; fire "job" (and "ended") when something newer arrived. */
-  _apply(job, { live }) {
+  /** Keep the highest version; fire "job" (unless quiet) and "ended" when something newer
+   *  arrived. */
+  _apply(job, { live, quiet = false }) {
     const previous = this.jobs.get(job.id);
     if (previous && !(job.version > previous.version)) return false;
     this.jobs.set(job.id, job);
-    this.dispatchEvent(new CustomEvent("job", { detail: { job, previous } }));
+    if (!quiet) this.dispatchEvent(new CustomEvent("job", { detail: { job, previous } }));
     if (!isTerminal(job)) return true;
     if (previous ? !isTerminal(previous) : live) {
       this.dispatchEvent(new CustomEvent("ended", { detail: { job, previous, recent: false } }));
