@@ -66,7 +66,6 @@ class Outcome:
 class Stats:
     connections: int = 0
     reconnects: int = 0
-    retried: int = 0
     skipped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -193,30 +192,28 @@ class Transport:
             first = exc
         # The connection broke. If it broke after the end of DATA the server may already
         # have queued the message: the retry can then deliver it twice (flagged).
-        was_open = self.backend is not None
+        maybe_duplicate = item.maybe_duplicate or self.backend is not None
         self.drop()
         self.stats.add("reconnects")
-        self.stats.add("retried")
         try:
             self.send(msg)
             return Outcome(item.recipient_id, item.mail_id, True, attempts=2,
-                           maybe_duplicate=item.maybe_duplicate or was_open)
+                           maybe_duplicate=maybe_duplicate)
         except Exception as exc:
-            if _is_connection_error(exc):
+            lost = _is_connection_error(exc)
+            if lost:
                 self.drop()
             reason, retryable = _describe(exc)
-            if _is_connection_error(exc):
-                retryable = True
             return Outcome(item.recipient_id, item.mail_id, False,
                            f"{reason} (after reconnecting; first error: "
                            f"{type(first).__name__}: {first})"[:1000],
-                           type(exc).__name__, retryable, attempts=2,
-                           maybe_duplicate=item.maybe_duplicate or was_open)
+                           type(exc).__name__, retryable or lost, attempts=2,
+                           maybe_duplicate=maybe_duplicate)
 
 
-class _SQL:
-    """The four statements of `_commit`, built once: the ORM's per-call query building cost
-    ~0.8 ms per email here, the raw statements ~0.2 ms (bench/campaign.py)."""
+class _Bookkeeping:
+    """Per-email writes in raw SQL, prepared once per campaign: the ORM's per-call query
+    building cost ~0.8 ms per email here, the raw statements ~0.2 ms (bench/campaign.py)."""
 
     def __init__(self) -> None:
         q = db_connection.ops.quote_name
@@ -236,39 +233,34 @@ class _SQL:
             f"UPDATE {recipient} SET status = %s, attempted_at = %s "  # noqa: S608
             "WHERE id = %s AND status = %s"
         )
+        # post-office's LOG_LEVEL: 0 nothing, 1 failures, 2 everything.
+        level = get_log_level()
+        self.log_sent, self.log_failed = level == 2, level in (1, 2)
 
+    def commit(self, previous: Outcome | None, next_id: int | None) -> bool:
+        """Record one outcome and mark the next recipient `sending`, in one transaction.
 
-_sql: _SQL | None = None
-
-
-def _commit(previous: Outcome | None, next_id: int | None) -> bool:
-    """Record one outcome and mark the next recipient `sending`, in one transaction.
-
-    Returns whether the next recipient was still pending (False: someone took it).
-    """
-    global _sql
-    if _sql is None:
-        _sql = _SQL()
-    now = db_connection.ops.adapt_datetimefield_value(timezone.now())
-    claimed = True
-    with transaction.atomic(), db_connection.cursor() as cursor:
-        if previous is not None:
-            cursor.execute(_sql.outcome, [
-                RecipientStatus.SENT if previous.sent else RecipientStatus.FAILED,
-                previous.error, previous.retryable, previous.attempts,
-                previous.maybe_duplicate, now, previous.recipient_id,
-            ])
-            status = STATUS.sent if previous.sent else STATUS.failed
-            cursor.execute(_sql.email, [status, now, previous.mail_id])
-            level = get_log_level()
-            if level == 2 or (level == 1 and not previous.sent):
-                cursor.execute(_sql.log, [previous.mail_id, now, status,
-                                          previous.exception_type, previous.error])
-        if next_id is not None:
-            cursor.execute(_sql.claim, [RecipientStatus.SENDING, now, next_id,
-                                        RecipientStatus.PENDING])
-            claimed = cursor.rowcount == 1
-    return claimed
+        Returns whether the next recipient was still pending (False: someone took it).
+        """
+        now = db_connection.ops.adapt_datetimefield_value(timezone.now())
+        claimed = True
+        with transaction.atomic(), db_connection.cursor() as cursor:
+            if previous is not None:
+                cursor.execute(self.outcome, [
+                    RecipientStatus.SENT if previous.sent else RecipientStatus.FAILED,
+                    previous.error, previous.retryable, previous.attempts,
+                    previous.maybe_duplicate, now, previous.recipient_id,
+                ])
+                status = STATUS.sent if previous.sent else STATUS.failed
+                cursor.execute(self.email, [status, now, previous.mail_id])
+                if (self.log_sent if previous.sent else self.log_failed):
+                    cursor.execute(self.log, [previous.mail_id, now, status,
+                                              previous.exception_type, previous.error])
+            if next_id is not None:
+                cursor.execute(self.claim, [RecipientStatus.SENDING, now, next_id,
+                                            RecipientStatus.PENDING])
+                claimed = cursor.rowcount == 1
+        return claimed
 
 
 class Dispatcher:
@@ -284,6 +276,7 @@ class Dispatcher:
         self.check = check
         self.stats = Stats()
         self.renderer = Renderer()
+        self.bookkeeping = _Bookkeeping()
         self.work: queue.Queue[list[Item] | None] = queue.Queue()
         self.outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self.stop = threading.Event()
@@ -320,7 +313,7 @@ class Dispatcher:
                 for item in chunk:
                     if self.stop.is_set():
                         break
-                    claimed = _commit(previous, item.recipient_id)
+                    claimed = self.bookkeeping.commit(previous, item.recipient_id)
                     if previous is not None:
                         self.outcomes.put(previous)
                         previous = None
@@ -337,7 +330,7 @@ class Dispatcher:
                         raise
                     previous = transport.deliver(msg, item)
                 if previous is not None:
-                    _commit(previous, None)
+                    self.bookkeeping.commit(previous, None)
                     self.outcomes.put(previous)
         except BaseException as exc:
             logger.exception("campaign %s: a sender thread failed", self.job_id)
