@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,6 +26,11 @@ HEARTBEAT = 0.5
 STALE_AFTER = 2.0
 # A job of a dead server must be `interrupted` within this many seconds (plus one sweep).
 STALE_BOUND = STALE_AFTER + HEARTBEAT
+
+
+def update_of(job_id: str, test: Callable[[dict], bool]) -> Callable[[dict], bool]:
+    """A `recv_until` predicate: a `job.update` of `job_id` whose job passes `test`."""
+    return lambda m: m.get("type") == "job.update" and m["job"]["id"] == job_id and test(m["job"])
 
 
 def run_manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from tests.campaigns.sink import Sink
-from tests.fleet.conftest import STALE_BOUND, run_manage
+from tests.fleet.conftest import STALE_BOUND, run_manage, update_of
 from tests.live import job_finished
 from tests.services import ROOT
 
@@ -106,24 +106,12 @@ def test_kill9_mid_campaign_then_resume_sends_everyone_once(loaded, fleet_factor
     response = on_a.post("/api/campaigns/", {"agreement": "terms"})
     assert response.status_code == 202, response.text
     first = response.json()["job"]["id"]
-    ws.recv_until(
-        lambda m: (
-            m.get("type") == "job.update"
-            and m["job"]["id"] == first
-            and m["job"]["done"] >= RECIPIENTS // 4
-        ),
-        timeout=60,
-    )
+    ws.recv_until(update_of(first, lambda job: job["done"] >= RECIPIENTS // 4), timeout=60)
     killed = time.monotonic()
     a.stop(signal.SIGKILL)
     sent_before = sink.handler.count
     interrupted = ws.recv_until(
-        lambda m: (
-            m.get("type") == "job.update"
-            and m["job"]["id"] == first
-            and m["job"]["status"] == "interrupted"
-        ),
-        timeout=STALE_BOUND + 5,
+        update_of(first, lambda job: job["status"] == "interrupted"), timeout=STALE_BOUND + 5
     )["job"]
     # The bound plus 2 s for the sweep thread, the database and Redis on a loaded 2-core box.
     assert time.monotonic() - killed <= STALE_BOUND + 2.0
@@ -166,14 +154,7 @@ def test_export_of_a_killed_server_is_retried_elsewhere(loaded, fleet_factory, r
     ws = on_b.websocket()
     ws.recv()
     busy = on_a.post("/api/demo-jobs/", {"steps": 2000, "delay": 0.05}).json()["job"]["id"]
-    ws.recv_until(
-        lambda m: (
-            m.get("type") == "job.update"
-            and m["job"]["id"] == busy
-            and m["job"]["status"] == "running"
-        ),
-        timeout=15,
-    )
+    ws.recv_until(update_of(busy, lambda job: job["status"] == "running"), timeout=15)
     response = on_a.post("/api/exports/", {"claim_type": "accident", "format": "csv"})
     assert response.status_code == 202, response.text
     export = response.json()["job"]

@@ -12,28 +12,21 @@ import time
 import httpx
 import pytest
 
-from tests.fleet.conftest import STALE_BOUND
+from tests.fleet.conftest import STALE_BOUND, update_of
 from tests.live import job_finished
 
 pytestmark = pytest.mark.fleet
 
 
 def _status(job_id: str, status: str):
-    return lambda m: (
-        m.get("type") == "job.update" and m["job"]["id"] == job_id and m["job"]["status"] == status
-    )
+    return update_of(job_id, lambda job: job["status"] == status)
 
 
 def _start_running(client, ws, *, steps: int = 2000, delay: float = 0.05) -> str:
     response = client.post("/api/demo-jobs/", {"steps": steps, "delay": delay})
     assert response.status_code == 202, response.text
     job_id = response.json()["job"]["id"]
-    ws.recv_until(
-        lambda m: (
-            m.get("type") == "job.update" and m["job"]["id"] == job_id and m["job"]["done"] >= 2
-        ),
-        timeout=15,
-    )
+    ws.recv_until(update_of(job_id, lambda job: job["done"] >= 2), timeout=15)
     return job_id
 
 

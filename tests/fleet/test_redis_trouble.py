@@ -12,7 +12,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.fleet.conftest import run_manage
+from tests.fleet.conftest import run_manage, update_of
 from tests.live import job_finished
 from tests.services import Redis
 
@@ -40,12 +40,7 @@ def test_job_survives_redis_outage_and_clients_resync(fleet_db, fleet_factory, p
     steps, delay = 80, 0.05
     started = time.monotonic()
     job_id = on_a.post("/api/demo-jobs/", {"steps": steps, "delay": delay}).json()["job"]["id"]
-    ws.recv_until(
-        lambda m: (
-            m.get("type") == "job.update" and m["job"]["id"] == job_id and m["job"]["done"] >= 3
-        ),
-        timeout=15,
-    )
+    ws.recv_until(update_of(job_id, lambda job: job["done"] >= 3), timeout=15)
 
     redis.stop()
     _, done_at_stop = _done(on_a, job_id)
@@ -116,12 +111,7 @@ def test_export_completes_through_redis_outage(fleet_db, fleet_factory, private_
     response = on_a.post("/api/exports/", {"claim_type": "accident", "format": "xlsx"})
     assert response.status_code == 202, response.text
     job_id = response.json()["job"]["id"]
-    ws.recv_until(
-        lambda m: (
-            m.get("type") == "job.update" and m["job"]["id"] == job_id and m["job"]["done"] > 0
-        ),
-        timeout=30,
-    )
+    ws.recv_until(update_of(job_id, lambda job: job["done"] > 0), timeout=30)
     redis.stop()
     at_stop = fleet_db.job(job_id)
     assert at_stop["status"] == "running", "the export must still be running when Redis stops"
