@@ -8,56 +8,29 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.campaigns.sink import Sink
 from tests.conftest import _sqlite_env
 from tests.factories import PASSWORD
-from tests.services import Daphne, free_port
+from tests.services import Daphne
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-REFUSED_PREFIX = "refuse-"  # the SMTP sink answers 550 to these recipients
-
-
-@dataclass
-class SmtpSink:
-    """aiosmtpd in the test process: accepts mail, refuses recipients named refuse-*."""
-
-    port: int
-    messages: list = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower().startswith(REFUSED_PREFIX):
-            with self.lock:
-                self.refused.append(address)
-            return "550 5.1.1 No such mailbox here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append(envelope)
-        return "250 Message accepted for delivery"
+# The SMTP sink answers 550 to these recipients.
+REFUSED = ("refuse-0@example.com", "refuse-1@example.com", "refuse-2@example.com")
 
 
 @pytest.fixture(scope="session")
-def smtp_sink() -> Iterator[SmtpSink]:
-    from aiosmtpd.controller import Controller
-
-    sink = SmtpSink(port=free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
-    controller.start()
+def smtp_sink() -> Iterator[Sink]:
+    sink = Sink(refuse=set(REFUSED), keep=False).start()
     yield sink
-    controller.stop()
+    sink.stop()
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +39,7 @@ def browser_server(django_db_setup, media_root, output_dir, smtp_sink,
     """The server the browser talks to; its own process, so a test may restart it."""
     env = _sqlite_env(media_root, tmp_path_factory.mktemp("var-browser"))
     env.update(
-        EMAIL_URL=f"smtp://127.0.0.1:{smtp_sink.port}",
+        EMAIL_URL=smtp_sink.url,
         # Small chunks and a short throttle: a few thousand rows give a bar with many steps.
         EXPORT_CHUNK_SIZE="200",
         JOBS_PROGRESS_INTERVAL="0.05",

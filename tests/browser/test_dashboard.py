@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from jobs.models import Job, JobStatus
-from tests.browser.conftest import copy_to_docs, login, save_screenshot
-from tests.factories import make_user
+from tests.browser.conftest import REFUSED, copy_to_docs, login, save_screenshot
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -117,7 +117,7 @@ def test_campaign_shows_failed_count(new_page, smtp_sink):
     admin = make_user(staff=True)
     for n in range(6):
         make_user(staff=False, email=f"ok-{n}@example.com")
-    refused = [make_user(staff=False, email=f"refuse-{n}@example.com").email for n in range(3)]
+    refused = [make_user(staff=False, email=email).email for email in REFUSED]
     page = open_dashboard(new_page, admin)
     row = page.locator(f'[data-agreement="{agreement.slug}"]')
     row.get_by_text("unsigned").wait_for()
@@ -131,7 +131,7 @@ def test_campaign_shows_failed_count(new_page, smtp_sink):
                      ).wait_for()
     assert job_card.locator("[data-role=failed]").inner_text() == str(len(refused))
     assert job_card.locator("[data-role=done]").inner_text() == str(unsigned - len(refused))
-    assert set(refused) <= set(smtp_sink.refused)
+    assert set(refused) <= set(smtp_sink.handler.refused)
     page.locator(".toast").filter(has_text="failed").first.wait_for()
     assert page.errors == []
 
@@ -194,7 +194,7 @@ def test_login_required_staff_only_and_logout_elsewhere(new_page, base_url):
     page = new_page()
     page.goto("/accounts/login/?next=/")
     page.get_by_label("Username").fill(clerk.username)
-    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_label("Password").fill(PASSWORD)
     with page.expect_response(lambda r: r.url == f"{base_url}/") as answer:
         page.get_by_role("button", name="Log in").click()
     assert answer.value.status == 403
