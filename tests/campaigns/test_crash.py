@@ -8,13 +8,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Acceptance, Recipient
+from campaigns.models import Recipient
 from jobs.models import Job
-from jobs.runner import runner
 from jobs.services import job_resume, jobs_interrupt_stale
-from tests.campaigns.factories import make_agreement, make_users
+from tests.campaigns.factories import job_ended, make_audience
 from tests.campaigns.sink import Sink
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD
 from tests.live import LiveClient
 from tests.services import Daphne
 
@@ -33,10 +32,8 @@ def test_resume_after_sigkill_sends_only_the_rest(transactional_db, held_sink, s
                                                    media_root, output_dir, tmp_path):
     from django.db import connection
 
-    owner = make_user(staff=True, email=OWNER)
-    agreement = make_agreement(slug="crash-terms")
-    Acceptance.objects.create(user=owner, agreement=agreement)
-    addresses = make_users(400, prefix="crash")
+    owner, _agreement, addresses = make_audience(400, owner_email=OWNER, slug="crash-terms",
+                                                 prefix="crash")
     server = Daphne(env={
         "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
         "MEDIA_ROOT": str(media_root), "DJANGO_VAR_DIR": str(tmp_path),
@@ -64,11 +61,7 @@ def test_resume_after_sigkill_sends_only_the_rest(transactional_db, held_sink, s
     stale_before = timezone.now() + timedelta(seconds=1)
     assert [j.pk for j in jobs_interrupt_stale(stale_before=stale_before)] == [first.pk]
     with smtp_settings(held_sink):
-        second = job_resume(job_id=first.pk, user_id=owner.pk)
-        future = runner.futures.get(str(second.pk))
-        if future is not None:
-            future.result(timeout=60)
-        second.refresh_from_db()
+        second = job_ended(job_resume(job_id=first.pk, user_id=owner.pk))
         assert held_sink.wait_for(400 + 2, timeout=10)  # + both summaries
     assert second.status == "succeeded", second.error
     assert (second.total, second.done, second.failed) == (280, 280, 0)

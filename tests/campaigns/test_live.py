@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.campaigns.factories import make_agreement, make_users
+from tests.campaigns.factories import make_audience
 from tests.campaigns.sink import Sink
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD
 from tests.live import LiveClient, job_finished
 from tests.services import Daphne
 
@@ -42,12 +42,8 @@ def smtp_daphne(django_db_setup, django_db_blocker, media_root, output_dir, tmp_
 def test_campaign_progress_is_pushed_live_and_ends_with_its_failures(
     transactional_db, smtp_daphne, live_sink,
 ):
-    owner = make_user(staff=True, email=OWNER)
-    agreement = make_agreement(slug="live-terms")
-    make_users(300, prefix="live")
-    from campaigns.models import Acceptance
-
-    Acceptance.objects.create(user=owner, agreement=agreement)
+    owner, agreement, _addresses = make_audience(300, owner_email=OWNER, slug="live-terms",
+                                                 prefix="live")
     client = LiveClient(smtp_daphne.url).login(owner.username, PASSWORD)
     listed = client.get("/api/campaigns/agreements/").json()["agreements"]
     assert {"slug": "live-terms", "unsigned": 300}.items() <= listed[0].items()

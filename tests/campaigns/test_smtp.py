@@ -8,34 +8,15 @@ import io
 import pytest
 from post_office.models import STATUS, Email, Log
 
-from campaigns.models import Acceptance, Campaign, Recipient
+from campaigns.models import Campaign, Recipient
 from campaigns.services import campaign_start
 from jobs.models import Job
-from jobs.runner import runner
 from jobs.services import job_cancel, job_interrupt, job_resume
-from tests.campaigns.factories import make_agreement, make_users
-from tests.factories import make_user
+from tests.campaigns.factories import job_ended, make_audience
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 OWNER = "owner@example.test"
-
-
-def _setup(count: int):
-    owner = make_user(staff=True, email=OWNER)
-    agreement = make_agreement()
-    Acceptance.objects.create(user=owner, agreement=agreement)  # the owner gets no reminder
-    return owner, agreement, make_users(count)
-
-
-def _wait(job: Job, timeout: float = 60) -> Job:
-    """Wait for the runner thread that runs the job (its future), then read the row."""
-    future = runner.futures.get(str(job.pk))
-    if future is not None:
-        future.result(timeout=timeout)
-    job.refresh_from_db()
-    assert job.is_terminal, job.status
-    return job
 
 
 def _summaries(sink):
@@ -44,9 +25,9 @@ def _summaries(sink):
 
 def test_500_recipients_each_delivered_exactly_once(sink_factory, smtp_settings):
     sink = sink_factory()
-    owner, agreement, addresses = _setup(500)
+    owner, agreement, addresses = make_audience(500, owner_email=OWNER)
     with smtp_settings(sink):
-        job = _wait(campaign_start(owner_id=owner.pk, agreement_id=agreement.pk))
+        job = job_ended(campaign_start(owner_id=owner.pk, agreement_id=agreement.pk))
         assert sink.wait_for(501, timeout=10)  # 500 reminders + the summary
     assert job.status == "succeeded", job.error
     assert (job.total, job.done, job.failed) == (500, 500, 0)
@@ -71,12 +52,12 @@ def test_500_recipients_each_delivered_exactly_once(sink_factory, smtp_settings)
 
 def test_refusals_and_a_dropped_connection_are_recorded_per_recipient(sink_factory,
                                                                        smtp_settings):
-    owner, agreement, addresses = _setup(300)
+    owner, agreement, addresses = make_audience(300, owner_email=OWNER)
     refused = set(addresses[10:260:10])  # 25 addresses, spread over the run
     dropped = addresses[151]
     sink = sink_factory(refuse=refused, drop_once={dropped})
     with smtp_settings(sink):
-        job = _wait(campaign_start(owner_id=owner.pk, agreement_id=agreement.pk))
+        job = job_ended(campaign_start(owner_id=owner.pk, agreement_id=agreement.pk))
         assert sink.wait_for(300 - 25 + 1, timeout=10)
     assert job.status == "succeeded", job.error
     assert (job.total, job.done, job.failed) == (300, 275, 25)
@@ -98,9 +79,7 @@ def test_refusals_and_a_dropped_connection_are_recorded_per_recipient(sink_facto
     [summary] = _summaries(sink)
     assert "275 sent, 25 failed" in summary["Subject"]
     [attachment] = list(summary.iter_attachments())
-    rows = list(csv.DictReader(io.StringIO(attachment.get_content()
-                                           if isinstance(attachment.get_content(), str)
-                                           else attachment.get_content().decode())))
+    rows = list(csv.DictReader(io.StringIO(attachment.get_content())))  # text/csv: a str
     assert {row["email"] for row in rows} == refused
     body = summary.get_body(("plain",)).get_content()
     listed = {line.split(":")[0].strip() for line in body.splitlines() if "@" in line
@@ -110,7 +89,7 @@ def test_refusals_and_a_dropped_connection_are_recorded_per_recipient(sink_facto
 
 
 def test_resume_after_an_interrupted_run_sends_only_the_rest(sink_factory, smtp_settings):
-    owner, agreement, addresses = _setup(300)
+    owner, agreement, addresses = make_audience(300, owner_email=OWNER)
     # 20 ms per DATA over 4 connections: the 240 left after the first 60 take >= 1.2 s, well
     # beyond the interrupt's reach (one status read per 0.2 s) even on a loaded machine.
     sink = sink_factory(delay=0.02)
@@ -119,7 +98,7 @@ def test_resume_after_an_interrupted_run_sends_only_the_rest(sink_factory, smtp_
         assert sink.wait_for(60, timeout=20)
         # What the stale-job sweeper does when a server stops beating.
         assert job_interrupt(job_id=first.pk, reason="test: server gone") is not None
-        first = _wait(first)
+        first = job_ended(first)
         assert first.status == "interrupted"
         sent_first = set(Recipient.objects.filter(job=first, status="sent")
                          .values_list("email", flat=True))
@@ -130,7 +109,7 @@ def test_resume_after_an_interrupted_run_sends_only_the_rest(sink_factory, smtp_
                     .order_by("pk")[:2].values_list("pk", flat=True))
         Recipient.objects.filter(pk__in=died).update(status="sending")
 
-        second = _wait(job_resume(job_id=first.pk, user_id=owner.pk))
+        second = job_ended(job_resume(job_id=first.pk, user_id=owner.pk))
         assert sink.wait_for(300 + 2, timeout=10)  # + two summaries
     assert second.status == "succeeded", second.error
     assert second.resumed_from_id == first.pk
@@ -146,7 +125,7 @@ def test_resume_after_an_interrupted_run_sends_only_the_rest(sink_factory, smtp_
 
 
 def test_cancel_stops_between_emails_and_the_owner_is_told(sink_factory, smtp_settings):
-    owner, agreement, addresses = _setup(200)
+    owner, agreement, addresses = make_audience(200, owner_email=OWNER)
     # 25 ms per DATA over 4 connections: the 180 left after the first 20 take >= 1.1 s, so the
     # cancel (seen within one 0.2 s flag read) lands before the end even on a loaded machine.
     sink = sink_factory(delay=0.025)
@@ -154,7 +133,7 @@ def test_cancel_stops_between_emails_and_the_owner_is_told(sink_factory, smtp_se
         job = campaign_start(owner_id=owner.pk, agreement_id=agreement.pk)
         assert sink.wait_for(20, timeout=20)
         job_cancel(job_id=job.pk)
-        job = _wait(job)
+        job = job_ended(job)
         assert sink.wait_for(job.done + 1, timeout=10)
     assert job.status == "cancelled"
     statuses = set(Recipient.objects.filter(job=job).values_list("status", flat=True))
