@@ -137,8 +137,9 @@ class Command(BaseCommand):
         self.stdout.write(f"{job.title} (job {job.pk}, owner {owner.get_username()})")
         status = self._run(job, line)
         job.refresh_from_db()
-        line.draw(job_snapshot(job), final=True)
-        self._report(job, options)
+        snap = job_snapshot(job)
+        line.draw(snap, final=True)
+        self._report(job, snap, options)
         if status == JobStatus.SUCCEEDED:
             return
         sys.exit(EXIT_FAILED)
@@ -220,8 +221,7 @@ class Command(BaseCommand):
             self.stderr.write("Interrupted; the job can be resumed from the dashboard.")
             sys.exit(EXIT_INTERRUPTED)
 
-    def _report(self, job: Job, options: dict[str, Any]) -> None:
-        snap = job_snapshot(job)
+    def _report(self, job: Job, snap: dict, options: dict[str, Any]) -> None:
         elapsed = (job.finished_at - job.started_at).total_seconds() \
             if job.finished_at and job.started_at else None
         if job.status != JobStatus.SUCCEEDED:
