@@ -28,12 +28,8 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        for loader, count in (("load_demo_claims", options["claims"]),
-                              ("load_demo_users", options["users"])):
-            try:
-                call_command(loader, "--if-empty", f"--count={count}")
-            except Exception as exc:  # a loader that does not exist yet
-                self.stderr.write(f"skipped {loader}: {exc}")
+        call_command("load_demo_claims", "--if-empty", f"--count={options['claims']}")
+        call_command("load_demo_users", "--if-empty", f"--count={options['users']}")
         self.stdout.write(self.style.SUCCESS(
             f"\n  Open {options['url']} and log in as "
             f"{DEMO_USERNAME} / {password}\n  (a new password each time `make demo` starts)\n"
