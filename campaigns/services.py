@@ -15,7 +15,7 @@ from campaigns.links import acceptance_url
 from campaigns.models import Acceptance, Agreement, Campaign, Recipient, RecipientStatus
 from campaigns.selectors import campaign_active_for, users_unsigned
 from jobs.models import Job
-from jobs.services import job_start
+from jobs.services import JobNotResumable, job_start
 
 KIND = "campaign"
 REMINDER_TEMPLATE = "campaign_reminder"
@@ -75,8 +75,6 @@ def campaign_start(*, owner_id: int, agreement_id: int) -> Job:
 
 def campaign_resume(old_job: Job, user_id: int) -> Job:
     """Resume hook: a new job that sends to the old job's recipients not sent yet."""
-    from jobs.services import JobNotResumable
-
     campaign = Campaign.objects.filter(pk=old_job.pk).first()
     if campaign is None:
         raise JobNotResumable("This campaign has no recipients to resume.")
