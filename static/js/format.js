@@ -3,6 +3,7 @@
 const number = new Intl.NumberFormat(undefined);
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const ordinalRules = new Intl.PluralRules("en", { type: "ordinal" });
 
 export const STATUS_LABELS = {
   queued: "Queued",
@@ -59,8 +60,7 @@ export function fmtRelative(iso, now = Date.now()) {
 }
 
 export function ordinal(n) {
-  const rules = new Intl.PluralRules("en", { type: "ordinal" });
-  const suffix = { one: "st", two: "nd", few: "rd", other: "th" }[rules.select(n)];
+  const suffix = { one: "st", two: "nd", few: "rd", other: "th" }[ordinalRules.select(n)];
   return `${n}${suffix}`;
 }
 
