@@ -83,7 +83,7 @@ function renderCard(card, job) {
 
   const processed = (job.done || 0) + (job.failed || 0);
   const known = job.total !== null && job.total !== undefined;
-  const percent = job.percent ?? (isTerminal(job) && job.status === "succeeded" ? 100 : 0);
+  const percent = job.percent ?? (job.status === "succeeded" ? 100 : 0);
   if (known) {
     parts.bar.setAttribute("aria-valuemax", String(Math.max(job.total, 1)));
     parts.bar.setAttribute("aria-valuenow", String(Math.min(processed, Math.max(job.total, 1))));
