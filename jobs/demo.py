@@ -7,10 +7,25 @@ import time
 from jobs.kinds import JobOutcome
 from jobs.models import Job
 from jobs.progress import Reporter
+from jobs.services import job_start
 
 KIND = "demo"
 MAX_STEPS = 100_000
 MAX_DELAY = 5.0
+
+
+def demo_start(*, owner_id: int, steps: int, delay: float, fail_every: int = 0,
+               crash_at: int | None = None, stamp: bool = False) -> Job:
+    """Start a demonstration job; ValueError when steps or delay are out of bounds."""
+    if not (1 <= steps <= MAX_STEPS) or not (0 <= delay <= MAX_DELAY):
+        raise ValueError(f"steps must be 1..{MAX_STEPS}, delay 0..{MAX_DELAY}.")
+    return job_start(
+        kind=KIND,
+        owner_id=owner_id,
+        title=f"Demo: {steps} steps",
+        params={"steps": steps, "delay": delay, "fail_every": fail_every, "crash_at": crash_at,
+                "stamp": stamp},
+    )
 
 
 def run_demo(job: Job, reporter: Reporter) -> JobOutcome:

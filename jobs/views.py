@@ -23,7 +23,6 @@ from jobs.services import (
     JobNotResumable,
     job_cancel,
     job_resume,
-    job_start,
 )
 from jobs.snapshot import job_snapshot
 from realtime_site.api import BadRequest, api_view, json_error, request_data
@@ -141,13 +140,10 @@ def demo_job_start(request: HttpRequest) -> HttpResponse:
         return json_error(str(exc), 400)
     except (TypeError, ValueError, OverflowError):  # OverflowError: int() of JSON 1e400
         return json_error("steps, fail_every and crash_at must be integers, delay a number.", 400)
-    if not (1 <= steps <= demo.MAX_STEPS) or not (0 <= delay <= demo.MAX_DELAY):
-        return json_error(f"steps must be 1..{demo.MAX_STEPS}, delay 0..{demo.MAX_DELAY}.", 400)
-    job = job_start(
-        kind=demo.KIND,
-        owner_id=request.user.pk,
-        title=f"Demo: {steps} steps",
-        params={"steps": steps, "delay": delay, "fail_every": fail_every, "crash_at": crash_at,
-                "stamp": bool(data.get("stamp"))},
-    )
+    try:
+        job = demo.demo_start(owner_id=request.user.pk, steps=steps, delay=delay,
+                              fail_every=fail_every, crash_at=crash_at,
+                              stamp=bool(data.get("stamp")))
+    except ValueError as exc:
+        return json_error(str(exc), 400)
     return JsonResponse({"job": job_snapshot(job)}, status=202)

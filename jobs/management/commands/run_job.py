@@ -189,11 +189,12 @@ class Command(BaseCommand):
                 return campaign_start(owner_id=owner_id, agreement_id=agreement.pk)
             except CampaignAlreadyRunning as exc:
                 raise CommandError(str(exc), returncode=EXIT_USAGE) from None
-        from jobs import demo
-        from jobs.services import job_start
+        from jobs.demo import demo_start
 
-        return job_start(kind=demo.KIND, owner_id=owner_id, title=f"Demo: {options['steps']} steps",
-                         params={"steps": options["steps"], "delay": options["delay"]})
+        try:
+            return demo_start(owner_id=owner_id, steps=options["steps"], delay=options["delay"])
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
 
     @staticmethod
     def _filters(pairs: list[str]) -> dict[str, str] | None:
