@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.template.loader import render_to_string
 
-from campaigns.dispatch import Item, Renderer
+from campaigns.dispatch.render import Renderer
+from campaigns.dispatch.values import Item
 from campaigns.services import reminder_template_ensure
 
 pytestmark = pytest.mark.django_db
