@@ -113,7 +113,8 @@ def _timed_reporter():
 
 
 def _product(fmt: str = "xlsx", quiet: bool = False) -> dict:
-    from exports.services import export_run_foreground
+    from exports.services import export_start
+    from jobs.process import run_foreground
 
     owner = _owner_id()
     counted = {}
@@ -124,8 +125,10 @@ def _product(fmt: str = "xlsx", quiet: bool = False) -> dict:
         return reporter
 
     started = time.perf_counter()
-    job = export_run_foreground(owner_id=owner, claim_type=CLAIM_TYPE, fmt=fmt,
-                                reporter_factory=factory)
+    job = run_foreground(
+        create=lambda: export_start(owner_id=owner, claim_type=CLAIM_TYPE, fmt=fmt),
+        reporter_factory=factory,
+    )
     seconds = time.perf_counter() - started
     assert job.status == "succeeded", job.error
     from django.core.files.storage import default_storage

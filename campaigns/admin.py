@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
 
 from campaigns.models import Acceptance, Agreement, Campaign, Recipient
@@ -21,7 +22,8 @@ def send_reminders(modeladmin, request, queryset):
             modeladmin.message_user(request, str(exc), messages.WARNING)
             return
         modeladmin.message_user(request, format_html(
-            "“{}” started; follow it on <a href=\"/\">the dashboard</a>.", job.title),
+            "“{}” started; follow it on <a href=\"{}\">the dashboard</a>.", job.title,
+            reverse("dashboard")),
             messages.SUCCESS)
 
 

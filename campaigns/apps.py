@@ -6,10 +6,7 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Agreements and reminder campaigns"
 
     def ready(self) -> None:
-        from campaigns import jobs
-        from campaigns.summary import campaigns_summarize_finished
-        from jobs.monitor import monitor
+        from campaigns.kind import CAMPAIGN
+        from jobs import kinds
 
-        jobs.register()
-        # Interrupted campaigns (their server died) get their summary when someone notices.
-        monitor.add_periodic(campaigns_summarize_finished, every=30.0)
+        kinds.register(CAMPAIGN)

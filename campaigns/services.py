@@ -125,7 +125,8 @@ def _snapshot_batch(job_id: Any, agreement: Agreement, version: int, template: E
                                        version=version),
                 "title": agreement.title, "version": version, "expires_days": expires_days,
             },
-            # status None: post-office's send_queued never picks these up (DESIGN trap 7).
+            # status None: post-office's send_queued never picks these up
+            # (docs/architecture.md, trap 7).
             status=None, priority=PRIORITY.now, message_id=make_msgid(domain=fqdn),
         )
         for user_id, address, first_name, username in users

@@ -18,7 +18,7 @@ from post_office import mail
 from post_office.utils import create_attachments
 
 from campaigns.models import Campaign, Recipient, RecipientStatus
-from jobs.models import TERMINAL_STATUSES, Job
+from jobs.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ def campaign_summary_send(*, job_id: Any, status: str | None = None, error: str 
     }
     try:
         # Created with status None and dispatched here on the campaign's transport: never
-        # queued, so post-office's send_queued cannot send it a second time (DESIGN trap 7).
+        # queued, so post-office's send_queued cannot send it a second time
+        # (docs/architecture.md, trap 7).
         email = mail.create(
             settings.DEFAULT_FROM_EMAIL, [owner_email],
             subject=f"Campaign {status}: {counts['sent']} sent, {counts['failed']} failed "
@@ -105,12 +106,3 @@ def campaign_summary_send(*, job_id: Any, status: str | None = None, error: str 
         return False
     Campaign.objects.filter(pk=job_id).update(summary_mail=email)
     return True
-
-
-def campaigns_summarize_finished(limit: int = 20) -> int:
-    """Send the summaries nobody sent: jobs that ended without their thread (interrupted)."""
-    ids = list(
-        Campaign.objects.filter(summary_sent_at__isnull=True, job__status__in=TERMINAL_STATUSES)
-        .values_list("pk", flat=True)[:limit]
-    )
-    return sum(1 for job_id in ids if campaign_summary_send(job_id=job_id))

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.module_loading import import_string
 
-from jobs.broadcast import broadcaster
 from jobs.groups import JOB_UPDATE, SESSION_ENDED, update_frame, user_group
 from jobs.selectors import job_get_visible, jobs_recent
 from jobs.services import JobAlreadyFinished, job_cancel
@@ -34,7 +33,6 @@ class JobsConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         """Accept first, then close with 4401/4403, so the browser sees the code (trap 12)."""
-        broadcaster.bind_running_loop()
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -158,7 +156,7 @@ class JobsConsumer(AsyncWebsocketConsumer):
 
     # --- channel-layer handlers ---------------------------------------------------------
     async def job_update(self, event: dict) -> None:
-        """Forward one job's update, encoded once by its publisher (jobs.progress.publish)."""
+        """Forward one job's update, encoded once by its publisher (jobs.publish)."""
         await self.send(text_data=event["frame"])
 
     async def session_ended(self, event: dict) -> None:

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import SEARCH_VAR
+from django.urls import reverse
 from django.utils.html import format_html
 
 from exports.models import AccidentClaim, Car, TheftClaim, WarrantyClaim
@@ -24,7 +25,11 @@ def export_in_background(modeladmin, request, queryset):
         modeladmin.message_user(request, "The export applies the filters, not the search box: "
                                 "clear the search and use the filters.", messages.WARNING)
         return
-    entry = next(t for t in EXPORT_TYPES.values() if t.model is modeladmin.model)
+    entry = next((t for t in EXPORT_TYPES.values() if t.model is modeladmin.model), None)
+    if entry is None:  # a claim model registered in the admin but not in exports.registry
+        modeladmin.message_user(request, f"{modeladmin.model._meta.verbose_name_plural} "
+                                "cannot be exported: no export type lists them.", messages.ERROR)
+        return
     changelist = modeladmin.get_changelist_instance(request)
     filters = {key: ",".join(values) if key.endswith("__in") else values[-1]
                for key, values in changelist.get_filters_params().items()}
@@ -38,8 +43,8 @@ def export_in_background(modeladmin, request, queryset):
         modeladmin.message_user(request, str(exc), messages.WARNING)
         return
     modeladmin.message_user(request, format_html(
-        "“{}” started; follow it on <a href=\"/\">the dashboard</a> or wait for the "
-        "notice on this page.", job.title), messages.SUCCESS)
+        "“{}” started; follow it on <a href=\"{}\">the dashboard</a> or wait for the "
+        "notice on this page.", job.title, reverse("dashboard")), messages.SUCCESS)
 
 
 class ClaimAdmin(admin.ModelAdmin):

@@ -67,7 +67,8 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
     writer = None
     try:
         chunks = export_chunks(entry=entry, filters=filters, chunk_size=chunk)
-        # DESIGN trap 9: widths before the first row, from the headers and the first chunk.
+        # Widths before the first row, from the headers and the first chunk
+        # (docs/architecture.md, trap 9).
         batch = next(chunks, [])
         columns = entry.resolved
         widths = column_widths(columns, batch[: settings.EXPORT_WIDTH_SAMPLE])

@@ -1,10 +1,9 @@
-"""Writes for exports: start one (background or foreground), retry one, clean up old files."""
+"""Writes for exports: start one, retry one, clean up old files."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ from exports.filters import FilterError, filters_clean
 from exports.jobs import KIND, STORAGE_DIR, delete_stored, temp_dir
 from exports.registry import EXPORT_TYPES
 from exports.writers import FORMATS
-from jobs.models import ACTIVE_STATUSES, Job, JobStatus
-from jobs.progress import Reporter
-from jobs.services import JobNotResumable, job_start, jobs_held
+from jobs.models import Job, JobStatus
+from jobs.services import JobNotResumable, job_start
 
 logger = logging.getLogger(__name__)
 
@@ -74,34 +72,15 @@ def export_retry(old: Job, user_id: int) -> Job:
         raise JobNotResumable(f"This export cannot run again: {exc}") from None
 
 
-def export_run_foreground(*, owner_id: int, claim_type: str, fmt: str = "xlsx",
-                          filters: dict[str, Any] | None = None,
-                          reporter_factory: Callable[[Job], Reporter] | None = None) -> Job:
-    """Run an export in the calling thread (an operator command); returns the finished job.
-
-    The job row is real, so browsers watching the owner's jobs see it live, and
-    `reporter_factory` lets a command draw its own progress bar from the same Reporter.
-    """
-    from jobs.monitor import monitor
-    from jobs.runner import execute
-
-    with jobs_held():  # the row as export_start makes it, kept from the pool: run it here
-        job = export_start(owner_id=owner_id, claim_type=claim_type, fmt=fmt, filters=filters)
-    monitor.ensure_started()  # heartbeats, so no other server thinks this job died
-    execute(str(job.pk), reporter_factory=reporter_factory)
-    job.refresh_from_db()
-    return job
-
-
 def exports_cleanup(*, now: datetime | None = None, temp_grace: float = 3600.0
                     ) -> dict[str, int]:
     """Delete expired export files, stored files without a live job, and orphaned temp files."""
     now = now or timezone.now()
     counts = {"expired": 0, "orphaned": 0, "temp": 0}
-    expired = Job.objects.filter(kind=KIND, expires_at__lte=now).exclude(result_file="")
+    expired = Job.objects.of_kind(KIND).filter(expires_at__lte=now).exclude(result_file="")
     for job in expired.exclude(result__has_key="file_deleted").only("pk", "result"):
         counts["expired"] += delete_stored(job.pk)
-        Job.objects.filter(pk=job.pk).update(result={**(job.result or {}), "file_deleted": True})
+        Job.objects.transition(job.pk, result={**(job.result or {}), "file_deleted": True})
     counts["orphaned"] = _delete_orphaned_storage()
     counts["temp"] = _delete_orphaned_temp(temp_grace)
     if any(counts.values()):
@@ -115,10 +94,10 @@ def _delete_orphaned_storage() -> int:
         folders, _files = default_storage.listdir(STORAGE_DIR)
     except (FileNotFoundError, NotADirectoryError):
         return 0
+    wanted = Job.objects.of_kind(KIND).filter(pk__in=_uuids(folders))
     keep = set(
-        str(pk) for pk in Job.objects.filter(kind=KIND, pk__in=_uuids(folders)).filter(
-            status__in=[*ACTIVE_STATUSES, JobStatus.SUCCEEDED]
-        ).values_list("pk", flat=True)
+        str(pk) for pk in (wanted.active() | wanted.filter(status=JobStatus.SUCCEEDED))
+        .values_list("pk", flat=True)
     )
     return sum(delete_stored(folder) for folder in folders if folder not in keep)
 
@@ -127,8 +106,8 @@ def _delete_orphaned_temp(grace: float) -> int:
     """Temp files of jobs that are no longer active (a killed process leaves them behind)."""
     paths = list(temp_dir().glob("*.part"))
     active = set(
-        str(pk) for pk in Job.objects.filter(
-            pk__in=_uuids(p.name.split(".", 1)[0] for p in paths), status__in=ACTIVE_STATUSES
+        str(pk) for pk in Job.objects.active().filter(
+            pk__in=_uuids(p.name.split(".", 1)[0] for p in paths)
         ).values_list("pk", flat=True)
     )
     removed = 0

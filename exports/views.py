@@ -1,4 +1,4 @@
-"""The export HTTP API of ../shared/CONTRACT.md: start an export, list the types."""
+"""The export HTTP API of docs/contract.md: start an export, list the types."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ class JobAdmin(admin.ModelAdmin):
                                "worker_id", "expires_at"]}),
         ("Details", {"classes": ["collapse"],
                      "fields": ["params", "result", "result_file", "result_name",
-                                "cancel_requested", "resumed_from"]}),
+                                "cancel_requested", "resumable", "resumed_from"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
@@ -101,13 +101,13 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected jobs")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         asked = skipped = 0
-        for job in queryset.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
+        for job in queryset.active():
             try:
                 job_cancel(job_id=job.pk)
                 asked += 1
             except JobAlreadyFinished:
                 skipped += 1
-        skipped += queryset.exclude(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).count()
+        skipped += queryset.terminal().count()
         if asked:
             self.message_user(request, f"Asked {asked} job(s) to stop.", messages.SUCCESS)
         if skipped:
@@ -125,8 +125,8 @@ class JobAdmin(admin.ModelAdmin):
         if started:
             self.message_user(
                 request,
-                format_html('Started {} job(s); follow them on <a href="/">the dashboard</a>.',
-                            len(started)),
+                format_html('Started {} job(s); follow them on <a href="{}">the dashboard</a>.',
+                            len(started), reverse("dashboard")),
                 messages.SUCCESS,
             )
         for line in refused:

@@ -6,6 +6,10 @@ class JobsConfig(AppConfig):
     verbose_name = "Background jobs"
 
     def ready(self) -> None:
-        from jobs import demo, kinds, signals  # noqa: F401
+        from jobs import kinds, signals  # noqa: F401
+        from jobs.demo import DEMO
+        from jobs.models import JobQuerySet
+        from jobs.publish import publish_job
 
-        kinds.register(demo.KIND, demo.run_demo)
+        JobQuerySet.publisher = publish_job
+        kinds.register(DEMO)

@@ -1,12 +1,12 @@
 """Send to channel-layer groups from any thread without blocking the caller.
 
-DESIGN trap 1: with the in-process layer, a `group_send` from a job thread through
+docs/architecture.md, trap 1: with the in-process layer, a `group_send` from a job thread through
 `async_to_sync` runs on a throwaway loop and does not wake the server's loop, so messages
 arrive seconds late or never. Every send here is scheduled on the loop that owns the
 receiving queues: the server's loop, remembered from the first ASGI call, or, in a process
 with no server (a management command, a benchmark), one long-lived private loop thread.
 
-DESIGN trap 2: a fresh loop and connection per send costs ~7 ms with Redis; here the loop
+Trap 2: a fresh loop and connection per send costs ~7 ms with Redis; here the loop
 and the layer's connections live as long as the process.
 """
 
@@ -39,9 +39,11 @@ class Broadcaster:
         self.errors = 0
         self._last_error_log = 0.0
 
-    def bind_running_loop(self) -> None:
-        """Remember the calling coroutine's loop as the server loop (first call wins)."""
-        loop = asyncio.get_running_loop()
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Remember `loop` as the server loop; a live loop already bound keeps its place.
+
+        Called by jobs.process.start only.
+        """
         current = self._server_loop
         if current is loop:
             return
@@ -95,7 +97,7 @@ class Broadcaster:
         if layer is None:
             return
         try:
-            # Bounded so a dead Redis never piles up waiting coroutines (DESIGN trap 3).
+            # Bounded so a dead Redis never piles up waiting coroutines (trap 3).
             await asyncio.wait_for(layer.group_send(group, message), self.send_timeout)
             self.sent += 1
         except Exception as exc:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from argparse import ArgumentParser
+from typing import Any
 
-from jobs.kinds import JobOutcome
+from jobs.kinds import CommandLine, JobKind, JobOutcome, StartRefused
 from jobs.models import Job
 from jobs.progress import Reporter
 from jobs.services import job_start
@@ -48,3 +50,24 @@ def run_demo(job: Job, reporter: Reporter) -> JobOutcome:
             message = f"{time.time():.6f}" if stamp else f"Step {step} of {steps}"
             reporter.advance(message=message)
     return JobOutcome(message=f"{steps} steps done")
+
+
+def _arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--steps", type=int, default=20, help="how many steps (default 20)")
+    parser.add_argument("--delay", type=float, default=0.05,
+                        help="seconds per step (default 0.05)")
+
+
+def _start(owner_id: int, options: dict[str, Any]) -> Job:
+    try:
+        return demo_start(owner_id=owner_id, steps=options["steps"], delay=options["delay"])
+    except ValueError as exc:
+        raise StartRefused(str(exc)) from None
+
+
+DEMO = JobKind(
+    name=KIND,
+    run=run_demo,
+    command=CommandLine(help="a demonstration job: N steps of a given length",
+                        add_arguments=_arguments, start=_start),
+)

@@ -1,18 +1,26 @@
-"""Registry of job kinds: each kind names the function that runs it in the background."""
+"""Registry of job kinds: everything the shared machinery needs to know about one kind.
+
+The runner, the services, the sweeper and `manage.py run_job` ask the kind; they never name
+exports or campaigns. A kind is registered from its app's `ready()`.
+"""
 
 from __future__ import annotations
 
 import logging
+from argparse import ArgumentParser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jobs.models import Job
     from jobs.progress import Reporter
 
 logger = logging.getLogger(__name__)
+
+# Only an unsuccessful ending can be continued or retried; success is final.
+RESUMABLE_STATUSES = frozenset({"interrupted", "cancelled", "failed"})
 
 
 @dataclass
@@ -27,50 +35,93 @@ class JobOutcome:
     status: str = "succeeded"
 
 
+class StartRefused(Exception):
+    """The command line's input cannot start a job; the message says why (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """How `manage.py run_job <kind>` starts one job of a kind."""
+
+    help: str
+    # Adds the kind's own arguments to its `run_job <kind>` subcommand.
+    add_arguments: Callable[[ArgumentParser], None]
+    # (owner_id, parsed options) -> the queued Job, through the kind's own start service;
+    # raises StartRefused for bad input.
+    start: Callable[[int, dict[str, Any]], Job]
+
+
 JobFunction = Callable[["Job", "Reporter"], "JobOutcome | None"]
-# Called when a job of this kind ends in any other way (clean up partial files...).
-CleanupFunction = Callable[["Job"], None]
+# Called once per ending, after the row is final and the job's code has stopped: by the
+# runner (any ending of a job it ran), by the interrupt paths for a job no thread of this
+# process runs, and by the stale sweep. `notes` is what the run left in `Reporter.notes`
+# ({} when the job's process is gone). Must be idempotent: two servers may both notice.
+EndHook = Callable[["Job", dict[str, Any]], None]
 # Starts a new job that continues (campaigns) or retries (exports) a finished one.
 ResumeFunction = Callable[["Job", int], "Job"]
 
 
 @dataclass(frozen=True)
 class JobKind:
-    """What the runner needs to know about one kind of job."""
+    """One kind of job: how it runs, ends, resumes, starts from a shell, and its chores."""
 
+    name: str
     run: JobFunction
-    cleanup: CleanupFunction | None = None
+    on_end: EndHook | None = None
     resume: ResumeFunction | None = None
+    command: CommandLine | None = None
+    # (function, every seconds): run by each process's monitor thread (jobs.process).
+    periodic: tuple[tuple[Callable[[], object], float], ...] = ()
 
-    def clean_up(self, job: Job) -> None:
-        """Run the cleanup hook, if any; a failing cleanup is logged, never raised."""
-        if self.cleanup is None:
+    def can_resume(self, status: str) -> bool:
+        """Whether a job of this kind that ended with `status` can be resumed or retried."""
+        return self.resume is not None and status in RESUMABLE_STATUSES
+
+    def ended(self, job: Job, notes: dict[str, Any] | None = None) -> None:
+        """Run the end-of-job hook, if any; a failing hook is logged, never raised."""
+        if self.on_end is None:
             return
         try:
-            self.cleanup(job)
+            self.on_end(job, notes or {})
         except Exception:
-            logger.exception("job %s: cleanup failed", job.pk)
+            logger.exception("job %s: the end-of-job hook of %r failed", job.pk, self.name)
 
 
 _REGISTRY: dict[str, JobKind] = {}
 
 
-def register(kind: str, run: JobFunction, *, cleanup: CleanupFunction | None = None,
-             resume: ResumeFunction | None = None) -> None:
-    """Make `kind` runnable; registering the same kind twice replaces it (autoreload)."""
-    _REGISTRY[kind] = JobKind(run=run, cleanup=cleanup, resume=resume)
+def register(kind: JobKind) -> None:
+    """Make a kind runnable; registering the same name twice replaces it (autoreload)."""
+    _REGISTRY[kind.name] = kind
 
 
-def get(kind: str) -> JobKind:
+def unregister(name: str) -> None:
+    """Forget a kind (tests that register throwaway kinds)."""
+    _REGISTRY.pop(name, None)
+
+
+def get(name: str) -> JobKind:
     """The registered kind, or raise KeyError."""
-    return _REGISTRY[kind]
+    return _REGISTRY[name]
 
 
-def resumer(kind: str) -> ResumeFunction | None:
-    """The kind's resume hook, if it has one."""
-    entry = _REGISTRY.get(kind)
-    return entry.resume if entry else None
+def find(name: str) -> JobKind | None:
+    """The registered kind, or None."""
+    return _REGISTRY.get(name)
 
 
-def registered() -> list[str]:
-    return sorted(_REGISTRY)
+def every() -> list[JobKind]:
+    """All registered kinds, by name."""
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def resumable_kinds(status: str) -> list[str]:
+    """Names of the kinds that can resume a job that ended with `status`."""
+    return [name for name, kind in _REGISTRY.items() if kind.can_resume(status)]
+
+
+def ended(job: Job, notes: dict[str, Any] | None = None) -> None:
+    """Run the end-of-job hook of the job's kind (nothing for an unknown kind)."""
+    kind = find(job.kind)
+    if kind is not None:
+        kind.ended(job, notes)

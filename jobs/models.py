@@ -1,11 +1,24 @@
-"""The Job row: the single source of truth every server and every reconnecting browser reads."""
+"""The Job row: the single source of truth every server and every reconnecting browser reads.
+
+Every change of a row goes through `JobQuerySet.transition`, the one place that keeps the
+contract's promise: `version` grows with every change, and the change is persisted before it
+is pushed (docs/contract.md, "JOB"; docs/architecture.md, trap 3).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar, Literal
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from jobs import kinds
 
 
 class JobStatus(models.TextChoices):
@@ -22,6 +35,83 @@ TERMINAL_STATUSES = frozenset(
 )
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 
+Publish = Literal["now", "on_commit", "never"]
+
+
+class JobQuerySet(models.QuerySet):
+    """Named selections of jobs, and the one way to change a job."""
+
+    # jobs.publish.publish_job, set by JobsConfig.ready(): the snapshot and the broadcaster
+    # build on this module, so it cannot import them.
+    publisher: ClassVar[Callable[..., dict] | None] = None
+
+    def active(self) -> JobQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def queued(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.QUEUED)
+
+    def running(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.RUNNING)
+
+    def terminal(self) -> JobQuerySet:
+        return self.filter(status__in=TERMINAL_STATUSES)
+
+    def of_worker(self, worker_id: str) -> JobQuerySet:
+        return self.filter(worker_id=worker_id)
+
+    def stale(self, before: datetime) -> JobQuerySet:
+        """Active jobs whose process stopped beating before `before` (or never beat)."""
+        return self.active().filter(Q(heartbeat_at__lt=before) | Q(heartbeat_at__isnull=True))
+
+    def of_kind(self, kind: str) -> JobQuerySet:
+        return self.filter(kind=kind)
+
+    def transition(self, job_id: Any, *, publish: Publish = "now", sender: Any = None,
+                   **changes: Any) -> Job | None:
+        """Apply `changes` to one job if it is still in this queryset; None when it is not.
+
+        One conditional UPDATE (the queryset's filters are the condition, so two parties
+        racing for the same change cannot both win), `version` + 1, `updated_at` now; then
+        the row is read back and its snapshot pushed (through `sender`, default the
+        process's broadcaster), after the commit when asked; the pushed snapshot is kept on
+        the returned job as `pushed_snapshot`. A terminal status also records whether the
+        job's kind can resume it.
+        """
+        now = timezone.now()
+        status = changes.get("status")
+        if status in TERMINAL_STATUSES and "resumable" not in changes:
+            resumable = kinds.resumable_kinds(status)
+            changes["resumable"] = (
+                Case(When(kind__in=resumable, then=Value(True)), default=Value(False))
+                if resumable else False
+            )
+        updated = self.filter(pk=job_id).update(
+            **changes, version=F("version") + 1, updated_at=now
+        )
+        if not updated:
+            return None
+        job = Job.objects.get(pk=job_id)
+        job.pushed_snapshot = None
+        if publish != "never":
+            push = JobQuerySet.publisher
+            if push is None:
+                raise ImproperlyConfigured("jobs.publish is not wired: is 'jobs' installed?")
+            if publish == "on_commit":
+                transaction.on_commit(lambda: push(job, sender=sender))
+            else:
+                job.pushed_snapshot = push(job, sender=sender)
+        return job
+
+    def beat(self) -> int:
+        """Refresh the heartbeat of these jobs; returns how many.
+
+        The one write that is not a change of the job as clients see it: no version bump and
+        no push (it would wake every watching browser every JOBS_HEARTBEAT_INTERVAL for
+        nothing). Only the stale sweep reads `heartbeat_at`.
+        """
+        return self.update(heartbeat_at=timezone.now())
+
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -37,7 +127,7 @@ class Job(models.Model):
     total = models.PositiveIntegerField(null=True, blank=True)
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    # Grows with every change; clients keep the highest (CONTRACT "version").
+    # Grows with every change; clients keep the highest (docs/contract.md, "version").
     version = models.PositiveIntegerField(default=1)
     message = models.CharField(max_length=300, blank=True)
     error = models.TextField(blank=True)
@@ -52,9 +142,13 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     worker_id = models.CharField(max_length=120, blank=True, db_index=True)
     cancel_requested = models.BooleanField(default=False)
+    # Set when the job ends, from its kind (JobKind.can_resume); cleared once resumed.
+    resumable = models.BooleanField(default=False)
     resumed_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumes"
     )
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

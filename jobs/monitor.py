@@ -1,6 +1,7 @@
-"""One thread per process: heartbeats for its jobs, the stale-job sweep, periodic cleanups.
+"""One thread per process: heartbeats for its jobs, the stale-job sweep, periodic chores.
 
-DESIGN trap 5: a server can die mid-job without running any code. Its jobs stop beating;
+Started by jobs.process, nowhere else. docs/architecture.md, trap 5: a server can die mid-job
+without running any code. Its jobs stop beating;
 whichever server sweeps next marks them `interrupted` within
 JOBS_STALE_AFTER + JOBS_HEARTBEAT_INTERVAL seconds (40 + 10 by default, under the 60 s bound).
 """
@@ -16,6 +17,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+
+from jobs.services import jobs_beat, jobs_interrupt_stale
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +50,6 @@ class Monitor:
 
     def tick(self) -> None:
         """One round: beat, sweep, run due periodic tasks."""
-        from jobs.services import jobs_beat, jobs_interrupt_stale
-
         jobs_beat()
         stale_before = timezone.now() - timedelta(seconds=settings.JOBS_STALE_AFTER)
         jobs_interrupt_stale(stale_before=stale_before)

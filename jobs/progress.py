@@ -2,7 +2,8 @@
 
 It throttles and coalesces (the latest state wins, at most one write and one push every
 `JOBS_PROGRESS_INTERVAL`, ~200 ms), always writes and pushes status changes and the final
-state, persists before it pushes (DESIGN trap 3), and checks the cancel flag cooperatively.
+state, persists before it pushes (docs/architecture.md, trap 3), and checks the cancel flag
+cooperatively. Every write goes through `JobQuerySet.transition`.
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
 from jobs.broadcast import Broadcaster
 from jobs.broadcast import broadcaster as default_broadcaster
-from jobs.groups import JOB_UPDATE, update_frame, user_group
 from jobs.models import Job, JobStatus
-from jobs.snapshot import job_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +30,6 @@ class JobCancelled(Exception):
 
 class JobStopped(Exception):
     """Raised inside job code when another party finalized the job (e.g. marked interrupted)."""
-
-
-def publish(job: Job, *, sender: Broadcaster | None = None) -> dict:
-    """Push a job's snapshot to its owner's group and return the snapshot.
-
-    The group message carries the WebSocket frame already encoded: one `json.dumps` per
-    update instead of one per socket, and a str is all the in-process layer deep-copies
-    per channel (bench/push.py).
-    """
-    snapshot = job_snapshot(job)
-    (sender or default_broadcaster).send(
-        user_group(job.owner_id), {"type": JOB_UPDATE, "frame": update_frame(snapshot)}
-    )
-    return snapshot
 
 
 class Reporter:
@@ -73,6 +58,8 @@ class Reporter:
         self._cancel_seen = False
         self.flushes = 0
         self.last_snapshot: dict | None = None
+        # What the job wants its end-of-job hook to know, whatever the ending (JobKind.on_end).
+        self.notes: dict[str, Any] = {}
 
     # --- calls from job code ------------------------------------------------------------
     def set_total(self, total: int) -> None:
@@ -139,24 +126,17 @@ class Reporter:
             return self.last_snapshot
         self._last_flush = self.clock()
         self._dirty = False
-        now = timezone.now()
-        updated = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
-            total=self.total,
-            done=self.done,
-            failed=self.failed,
-            message=self.message,
-            version=F("version") + 1,
-            heartbeat_at=now,
-            updated_at=now,
+        job = Job.objects.running().transition(
+            self.job_id, sender=self.sender, total=self.total, done=self.done,
+            failed=self.failed, message=self.message, heartbeat_at=timezone.now(),
         )
-        if not updated:
+        if job is None:
             # Someone else (the stale-job sweeper, a shutdown) made the job terminal.
             raise JobStopped("the job is no longer running")
-        job = Job.objects.get(pk=self.job_id)
         if job.cancel_requested:
             self._cancel_seen = True
         self.flushes += 1
-        self.last_snapshot = publish(job, sender=self.sender)
+        self.last_snapshot = job.pushed_snapshot
         return self.last_snapshot
 
     # --- the end --------------------------------------------------------------------------
@@ -175,26 +155,17 @@ class Reporter:
         if message is not None:
             self.message = message[:300]
         now = timezone.now()
-        fields = {
-            "status": status,
-            "total": self.total,
-            "done": self.done,
-            "failed": self.failed,
-            "message": self.message,
-            "error": error,
-            "version": F("version") + 1,
-            "finished_at": now,
-            "heartbeat_at": now,
-            "updated_at": now,
+        fields: dict[str, Any] = {
+            "status": status, "total": self.total, "done": self.done, "failed": self.failed,
+            "message": self.message, "error": error, "finished_at": now, "heartbeat_at": now,
         }
         if result_file:
             fields.update(result_file=result_file, result_name=result_name, expires_at=expires_at)
         if result is not None:
             fields["result"] = result
-        updated = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(**fields)
-        if not updated:
+        job = Job.objects.running().transition(self.job_id, sender=self.sender, **fields)
+        if job is None:
             return None
         self._dirty = False
-        job = Job.objects.get(pk=self.job_id)
-        self.last_snapshot = publish(job, sender=self.sender)
+        self.last_snapshot = job.pushed_snapshot
         return self.last_snapshot

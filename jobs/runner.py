@@ -12,12 +12,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.models import F
 from django.utils import timezone
 
 from jobs import kinds
 from jobs.models import Job, JobStatus
-from jobs.progress import JobCancelled, JobStopped, Reporter, publish
+from jobs.progress import JobCancelled, JobStopped, Reporter
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +31,8 @@ class Runner:
         self._lock = threading.Lock()
         self.accepting = True
         self.futures: dict[str, Future] = {}
+        # Jobs whose code runs in a thread of this process right now (pool or foreground).
+        self._running: set[str] = set()
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -46,13 +47,24 @@ class Runner:
         if not self.accepting:
             logger.warning("not accepting job %s: this server is shutting down", job_id)
             return None
-        from jobs.monitor import monitor
-
-        monitor.ensure_started()
         future = self._pool().submit(execute, str(job_id))
         self.futures[str(job_id)] = future
         future.add_done_callback(lambda _f, key=str(job_id): self.futures.pop(key, None))
         return future
+
+    def is_running(self, job_id: object) -> bool:
+        """Whether a thread of this process is inside this job's code (it will run the end
+        hook itself when the code returns)."""
+        with self._lock:
+            return str(job_id) in self._running
+
+    def _enter(self, job_id: str) -> None:
+        with self._lock:
+            self._running.add(job_id)
+
+    def _leave(self, job_id: str) -> None:
+        with self._lock:
+            self._running.discard(job_id)
 
     def shutdown(self, *, wait: bool) -> None:
         """Stop taking jobs; optionally wait for the running ones to return."""
@@ -69,20 +81,10 @@ runner = Runner()
 def _claim(job_id: str) -> Job | None:
     """Move a queued job to running; None if it was cancelled or taken meanwhile."""
     now = timezone.now()
-    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        worker_id=WORKER_ID,
-        version=F("version") + 1,
-        message="Starting",
-        updated_at=now,
+    return Job.objects.queued().transition(
+        job_id, status=JobStatus.RUNNING, started_at=now, heartbeat_at=now,
+        worker_id=WORKER_ID, message="Starting",
     )
-    if not claimed:
-        return None
-    job = Job.objects.get(pk=job_id)
-    publish(job)
-    return job
 
 
 def execute(job_id: str, *, reporter_factory: Callable[[Job], Reporter] | None = None
@@ -92,22 +94,27 @@ def execute(job_id: str, *, reporter_factory: Callable[[Job], Reporter] | None =
     `reporter_factory` lets a foreground caller (an operator command) watch progress.
     """
     close_old_connections()
+    job_id = str(job_id)
+    runner._enter(job_id)
     try:
         job = _claim(job_id)
         if job is None:
             return None
         reporter = (reporter_factory or Reporter)(job)
-        try:
-            kind = kinds.get(job.kind)
-        except KeyError:
+        kind = kinds.find(job.kind)
+        if kind is None:
             reporter.finish(JobStatus.FAILED, error=f"Unknown job kind {job.kind!r}.",
                             message="Failed")
             return JobStatus.FAILED
-        return _run(job, reporter, kind)
+        status = _run(job, reporter, kind)
+        job.refresh_from_db()
+        kind.ended(job, reporter.notes)
+        return status
     except Exception:
         logger.exception("job %s: the runner itself failed", job_id)
         return None
     finally:
+        runner._leave(job_id)
         connection.close()
 
 
@@ -115,16 +122,13 @@ def _run(job: Job, reporter: Reporter, kind: kinds.JobKind) -> str | None:
     try:
         outcome = kind.run(job, reporter) or kinds.JobOutcome()
     except JobCancelled:
-        kind.clean_up(job)
         reporter.finish(JobStatus.CANCELLED, message="Cancelled")
         return JobStatus.CANCELLED
     except JobStopped as exc:
         logger.info("job %s stopped: %s", job.pk, exc)
-        kind.clean_up(job)
         return None
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
-        kind.clean_up(job)
         reporter.finish(JobStatus.FAILED, message="Failed", error=f"{type(exc).__name__}: {exc}")
         return JobStatus.FAILED
     reporter.finish(
@@ -136,4 +140,3 @@ def _run(job: Job, reporter: Reporter, kind: kinds.JobKind) -> str | None:
         result=outcome.data or None,
     )
     return outcome.status
-

@@ -1,4 +1,4 @@
-"""Writes on jobs: create and start, cancel, interrupt."""
+"""Writes on jobs: create and start, cancel, interrupt, resume."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import kinds
-from jobs.models import ACTIVE_STATUSES, Job, JobStatus
-from jobs.progress import publish
+from jobs.models import Job, JobStatus
+from jobs.publish import publish_job
 from jobs.runner import WORKER_ID, runner
-from jobs.snapshot import job_is_resumable
+from realtime_site.api import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +25,15 @@ class JobAlreadyFinished(Exception):
     """The job is in a terminal state; nothing can change it."""
 
 
-class ServerShuttingDown(Exception):
+class ServerShuttingDown(ServiceUnavailable):
     """This server stopped taking jobs (SIGTERM); another server, or a retry, will."""
 
 
 class JobNotResumable(Exception):
     """The job cannot be resumed (still active, succeeded, already resumed, or kind has no hook)."""
+
+
+_foreground = threading.local()
 
 
 def job_start(
@@ -40,7 +43,6 @@ def job_start(
     """Create a queued job and hand it to this server's pool once the transaction commits."""
     if not runner.accepting:
         raise ServerShuttingDown("This server is shutting down; try again in a few seconds.")
-    now = timezone.now()
     job = Job.objects.create(
         kind=kind,
         owner_id=owner_id,
@@ -48,26 +50,26 @@ def job_start(
         params=params or {},
         total=total,
         worker_id=WORKER_ID,
-        heartbeat_at=now,
+        heartbeat_at=timezone.now(),
         message="Queued",
         resumed_from_id=resumed_from_id,
     )
     held = getattr(_foreground, "jobs", None)
     if held is not None:
         held.append(job)
-        transaction.on_commit(lambda: publish(job))
+        transaction.on_commit(lambda: publish_job(job))
     else:
         transaction.on_commit(lambda: _submit(job))
     return job
 
 
-_foreground = threading.local()
-
-
 @contextmanager
 def jobs_held() -> Iterator[list[Job]]:
-    """Inside the block, job_start creates rows without handing them to the pool: the caller
-    runs them itself (`manage.py run_job` runs a job in the foreground with runner.execute)."""
+    """Inside the block, job_start creates rows without handing them to the pool.
+
+    Plumbing of jobs.process.run_foreground, the one entry point that runs a job in the
+    calling thread; nothing else holds jobs.
+    """
     previous = getattr(_foreground, "jobs", None)
     _foreground.jobs = held = []
     try:
@@ -77,95 +79,75 @@ def jobs_held() -> Iterator[list[Job]]:
 
 
 def _submit(job: Job) -> None:
-    publish(job)
+    publish_job(job)
     if runner.submit(job.pk) is None:
         job_interrupt(job_id=job.pk, reason="The server was shutting down; start the job again.")
 
 
 def job_cancel(*, job_id: Any) -> Job:
     """Ask a job to stop: a queued job is cancelled at once, a running one at its next check."""
-    now = timezone.now()
-    cancelled = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now,
-        message="Cancelled", version=F("version") + 1, updated_at=now,
+    job = Job.objects.queued().transition(
+        job_id, status=JobStatus.CANCELLED, cancel_requested=True,
+        finished_at=timezone.now(), message="Cancelled",
     )
-    if not cancelled:
-        asked = Job.objects.filter(
-            pk=job_id, status=JobStatus.RUNNING, cancel_requested=False
-        ).update(
-            cancel_requested=True, message="Cancelling…", version=F("version") + 1,
-            updated_at=now,
-        )
-        if not asked:
-            job = Job.objects.get(pk=job_id)
-            if job.is_terminal:
-                raise JobAlreadyFinished(f"The job is already {job.status}.")
-            return job  # running and already asked to cancel: idempotent
+    if job is not None:
+        kinds.ended(job)  # it never ran: no thread will
+        return job
+    job = Job.objects.running().filter(cancel_requested=False).transition(
+        job_id, cancel_requested=True, message="Cancelling…",
+    )
+    if job is not None:
+        return job
     job = Job.objects.get(pk=job_id)
-    publish(job)
-    return job
+    if job.is_terminal:
+        raise JobAlreadyFinished(f"The job is already {job.status}.")
+    return job  # running and already asked to cancel: idempotent
 
 
 def job_interrupt(*, job_id: Any, reason: str) -> Job | None:
-    """Mark an active job interrupted (its server died or stopped); None if already final."""
-    now = timezone.now()
-    updated = Job.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(
-        status=JobStatus.INTERRUPTED, finished_at=now, error=reason, message="Interrupted",
-        version=F("version") + 1, updated_at=now,
+    """Mark an active job interrupted (its process died or stopped); None if already final.
+
+    The end-of-job hook runs here unless a thread of this process is inside the job's code:
+    that thread meets JobStopped at its next report and runs the hook once it has stopped.
+    """
+    job = Job.objects.active().transition(
+        job_id, status=JobStatus.INTERRUPTED, finished_at=timezone.now(), error=reason,
+        message="Interrupted",
     )
-    if not updated:
+    if job is None:
         return None
-    job = Job.objects.get(pk=job_id)
     logger.warning("job %s interrupted: %s", job_id, reason)
-    publish(job)
+    if not runner.is_running(job.pk):
+        kinds.ended(job)
     return job
 
 
-def jobs_interrupt_stale(*, stale_before: Any) -> list[Job]:
-    """Interrupt every active job whose server stopped beating before `stale_before`."""
-    ids = list(
-        Job.objects.filter(status__in=ACTIVE_STATUSES)
-        .filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
-        .values_list("pk", flat=True)
-    )
-    done = []
-    for job_id in ids:
-        job = job_interrupt(
-            job_id=job_id,
-            reason="Its server stopped responding (no heartbeat); it can be started again.",
-        )
-        if job is not None:
-            done.append(job)
-    return done
+def jobs_interrupt_stale(*, stale_before: datetime) -> list[Job]:
+    """Interrupt every active job whose process stopped beating before `stale_before`."""
+    ids = list(Job.objects.stale(stale_before).values_list("pk", flat=True))
+    reason = "Its server stopped responding (no heartbeat); it can be started again."
+    return [job for job_id in ids if (job := job_interrupt(job_id=job_id, reason=reason))]
 
 
 def jobs_interrupt_own(*, reason: str) -> list[Job]:
     """Interrupt every active job of this process (graceful shutdown)."""
-    ids = list(
-        Job.objects.filter(status__in=ACTIVE_STATUSES, worker_id=WORKER_ID)
-        .values_list("pk", flat=True)
-    )
+    ids = list(Job.objects.active().of_worker(WORKER_ID).values_list("pk", flat=True))
     return [job for job_id in ids if (job := job_interrupt(job_id=job_id, reason=reason))]
 
 
 def jobs_beat(*, worker_id: str = WORKER_ID) -> int:
     """Refresh the heartbeat of this process's active jobs; returns how many."""
-    return Job.objects.filter(status__in=ACTIVE_STATUSES, worker_id=worker_id).update(
-        heartbeat_at=timezone.now()
-    )
+    return Job.objects.active().of_worker(worker_id).beat()
 
 
 def job_resume(*, job_id: Any, user_id: int) -> Job:
     """Start the job that continues a finished one (a new job; the old one stays final)."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
-        if not job_is_resumable(job):
+        kind = kinds.find(job.kind)
+        if not (job.resumable and job.is_terminal) or kind is None or kind.resume is None:
             raise JobNotResumable(f"This {job.kind} job cannot be resumed ({job.status}).")
-        resume = kinds.resumer(job.kind)
-        assert resume is not None
-        new_job = resume(job, user_id)
-        job.result = {**(job.result or {}), "resumed_by": str(new_job.pk)}
-        job.version = F("version") + 1
-        job.save(update_fields=["result", "version", "updated_at"])
-        transaction.on_commit(lambda: publish(Job.objects.get(pk=job_id)))
+        new_job = kind.resume(job, user_id)
+        # The old card loses its resume button; `resumed_from` on the new job says by whom.
+        Job.objects.transition(job.pk, resumable=False, publish="on_commit")
     return new_job

@@ -1,4 +1,4 @@
-"""The JSON snapshot of a job, exactly as ../shared/CONTRACT.md describes it."""
+"""The JSON snapshot of a job: the JOB object of docs/contract.md."""
 
 from __future__ import annotations
 
@@ -7,27 +7,7 @@ from datetime import UTC, datetime
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
-from jobs import kinds
 from jobs.models import Job, JobStatus
-
-RESUMABLE_STATUSES = frozenset({JobStatus.INTERRUPTED, JobStatus.CANCELLED, JobStatus.FAILED})
-
-
-def job_is_resumable(job: Job) -> bool:
-    """A finished, unsuccessful job whose kind can continue it, not resumed yet."""
-    result = job.result if isinstance(job.result, dict) else {}
-    return (
-        job.status in RESUMABLE_STATUSES
-        and kinds.resumer(job.kind) is not None
-        and not result.get("resumed_by")
-        and result.get("resumable", True) is not False
-    )
-
-SNAPSHOT_FIELDS = (
-    "id", "kind", "title", "status", "total", "done", "failed", "percent", "rate",
-    "eta_seconds", "version", "message", "error", "download_url", "expires_at",
-    "created_at", "started_at", "finished_at",
-)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -59,8 +39,8 @@ def job_snapshot(job: Job, *, now: datetime | None = None) -> dict:
         eta = 0.0
     queue_position = None
     if job.status == JobStatus.QUEUED:
-        queue_position = 1 + Job.objects.filter(
-            status=JobStatus.QUEUED, worker_id=job.worker_id, created_at__lt=job.created_at
+        queue_position = 1 + Job.objects.queued().of_worker(job.worker_id).filter(
+            created_at__lt=job.created_at
         ).count()
     download_url = None
     if job.status == JobStatus.SUCCEEDED and job.result_file:
@@ -86,7 +66,7 @@ def job_snapshot(job: Job, *, now: datetime | None = None) -> dict:
         "finished_at": iso(job.finished_at),
         # Extensions to the contract (allowed: new fields only).
         "queue_position": queue_position,
-        "resumable": job_is_resumable(job),
+        "resumable": job.resumable and job.is_terminal,
         "resumed_from": str(job.resumed_from_id) if job.resumed_from_id else None,
     }
     return snapshot

@@ -1,4 +1,4 @@
-"""The job HTTP API of ../shared/CONTRACT.md: list, detail, cancel, download."""
+"""The job HTTP API of docs/contract.md: list, detail, cancel, resume, download."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from jobs import demo
-from jobs.models import JobStatus
+from jobs.models import Job, JobStatus
 from jobs.selectors import job_get_visible, jobs_recent
 from jobs.services import (
     JobAlreadyFinished,
@@ -25,9 +25,17 @@ from jobs.services import (
     job_resume,
 )
 from jobs.snapshot import job_snapshot
-from realtime_site.api import BadRequest, api_view, json_error, request_data
+from realtime_site.api import ApiError, BadRequest, api_view, json_error, request_data
 
 DOWNLOAD_CHUNK = 256 * 1024
+
+
+def _visible(request: HttpRequest, job_id: Any) -> Job:
+    """The job if the caller may see it; else a 404 (never 403: job ids leak nothing)."""
+    job = job_get_visible(user=request.user, job_id=job_id)
+    if job is None:
+        raise ApiError("No such job.", 404)
+    return job
 
 
 @api_view(methods=("GET",))
@@ -39,18 +47,14 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @api_view(methods=("GET",))
 def job_detail(request: HttpRequest, job_id: Any) -> HttpResponse:
     """One job; 404 when the caller may not see it."""
-    job = job_get_visible(user=request.user, job_id=job_id)
-    if job is None:
-        return json_error("No such job.", 404)
+    job = _visible(request, job_id)
     return JsonResponse({"job": job_snapshot(job)})
 
 
 @api_view(methods=("POST",))
 def job_cancel_view(request: HttpRequest, job_id: Any) -> HttpResponse:
     """Ask a job to stop; 409 when it already finished."""
-    job = job_get_visible(user=request.user, job_id=job_id)
-    if job is None:
-        return json_error("No such job.", 404)
+    job = _visible(request, job_id)
     try:
         job = job_cancel(job_id=job.pk)
     except JobAlreadyFinished as exc:
@@ -61,9 +65,7 @@ def job_cancel_view(request: HttpRequest, job_id: Any) -> HttpResponse:
 @api_view(methods=("POST",), staff=True)
 def job_resume_view(request: HttpRequest, job_id: Any) -> HttpResponse:
     """Start a new job continuing (campaign) or retrying (export) this one; 409 when it cannot."""
-    job = job_get_visible(user=request.user, job_id=job_id)
-    if job is None:
-        return json_error("No such job.", 404)
+    job = _visible(request, job_id)
     try:
         new_job = job_resume(job_id=job.pk, user_id=request.user.pk)
     except JobNotResumable as exc:
@@ -72,8 +74,8 @@ def job_resume_view(request: HttpRequest, job_id: Any) -> HttpResponse:
 
 
 def _chunks(name: str):
-    # DESIGN trap 6: FileResponse over a file under daphne buffers the whole file; read in
-    # fixed chunks so memory stays flat whatever the size.
+    # docs/architecture.md, trap 6: FileResponse over a file under daphne buffers the whole
+    # file; read in fixed chunks so memory stays flat whatever the size.
     with default_storage.open(name, "rb") as handle:
         while chunk := handle.read(DOWNLOAD_CHUNK):
             yield chunk

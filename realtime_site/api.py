@@ -12,6 +12,35 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 MAX_JSON_BODY = 64 * 1024
 
 
+class ApiError(Exception):
+    """Raised in an `api_view` (or a service it calls): answered as the contract's JSON error
+    with `status`, the message as the sentence and `extra` beside it."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        self.extra = extra
+
+    def response(self) -> JsonResponse:
+        return json_error(str(self), self.status, **self.extra)
+
+
+class ServiceUnavailable(ApiError):
+    """Raised by a service when this server cannot take the request now: a 503 with
+    Retry-After, so the client (or the load balancer) tries again, maybe elsewhere."""
+
+    status = 503
+    retry_after = 5
+
+    def response(self) -> JsonResponse:
+        response = super().response()
+        response["Retry-After"] = str(self.retry_after)
+        return response
+
+
 def json_error(message: str, status: int, **extra: Any) -> JsonResponse:
     """The contract's error shape: {"error": "<human sentence>"} with a 4xx status."""
     return JsonResponse({"error": message, **extra}, status=status)
@@ -31,22 +60,18 @@ def api_view(*, methods: tuple[str, ...], staff: bool = False) -> Callable:
                 return json_error("Log in first.", 401)
             if staff and not request.user.is_staff:
                 return json_error("Only staff members can do this.", 403)
-            from jobs.services import ServerShuttingDown
-
             try:
                 return view(request, *args, **kwargs)
-            except ServerShuttingDown as exc:
-                response = json_error(str(exc), 503)
-                response["Retry-After"] = "5"
-                return response
+            except ApiError as exc:
+                return exc.response()
 
         return wrapper
 
     return decorator
 
 
-class BadRequest(Exception):
-    """A body that cannot be read; the view answers 400 with this sentence."""
+class BadRequest(ApiError):
+    """A body that cannot be read: 400 with this sentence."""
 
 
 def request_data(request: HttpRequest) -> dict[str, Any]:

@@ -24,7 +24,7 @@ PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", required=PRODUCTION) or (
     "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
 )
-# Never "*": it switches the WebSocket Origin check off (DESIGN trap 13).
+# Never "*": it switches the WebSocket Origin check off (docs/architecture.md, trap 13).
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 if "*" in ALLOWED_HOSTS and PRODUCTION:
     raise ImproperlyConfigured(
@@ -85,9 +85,9 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Job threads write while requests write (DESIGN trap 4): WAL lets readers run beside the
-    # writer, IMMEDIATE takes the write lock up front so the busy timeout applies instead of a
-    # "database is locked" on lock upgrade.
+    # Job threads write while requests write (docs/architecture.md, trap 4): WAL lets readers
+    # run beside the writer, IMMEDIATE takes the write lock up front so the busy timeout
+    # applies instead of a "database is locked" on lock upgrade.
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
@@ -220,7 +220,8 @@ MAIL_TRANSPORT_BACKEND = _mail["backend"]
 POST_OFFICE = {
     "BACKENDS": {"default": MAIL_TRANSPORT_BACKEND},
     "DEFAULT_PRIORITY": "now",
-    # Campaign mail never goes through send_queued (DESIGN trap 7); keep logging on for outcomes.
+    # Campaign mail never goes through send_queued (docs/architecture.md, trap 7); keep
+    # logging on for outcomes.
     "LOG_LEVEL": 2,
     "MESSAGE_ID_ENABLED": True,
 }

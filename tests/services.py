@@ -158,9 +158,11 @@ class Postgres:
 class Daphne:
     """A real daphne process serving realtime_site with the real settings."""
 
-    def __init__(self, *, env: dict[str, str], log_dir: Path, name: str = "daphne") -> None:
+    def __init__(self, *, env: dict[str, str], log_dir: Path, name: str = "daphne",
+                 app: str = "realtime_site.asgi:application") -> None:
         self.port = free_port()
         self.env = env
+        self.app = app
         self.log = log_dir / f"{name}-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
@@ -186,7 +188,7 @@ class Daphne:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "realtime_site.asgi:application"],
+             self.app],
             cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
         )
         wait_for_port("127.0.0.1", self.port, timeout=30, process=self.process, log=self.log)

@@ -261,7 +261,7 @@ def test_retry_an_interrupted_export_from_the_dashboard(new_page):
     admin = make_user(staff=True)
     old = Job.objects.create(
         kind="export", title="Warranty claims export", owner=admin,
-        status=JobStatus.INTERRUPTED, total=500, done=120, version=7,
+        status=JobStatus.INTERRUPTED, total=500, done=120, version=7, resumable=True,
         error="Its server was stopped; it can be started again.",
         params={"claim_type": "warranty", "format": "xlsx", "filters": {}},
     )

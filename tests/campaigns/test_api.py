@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from campaigns.models import Acceptance, Campaign
 from jobs.models import Job
@@ -90,18 +93,23 @@ def test_agreement_list_counts_the_unsigned():
 
 
 def test_a_campaign_that_ended_without_its_thread_gets_its_summary_once(mailoutbox):
+    """Its server died: the stale sweep of another one interrupts it and runs the end hook."""
     from campaigns.services import campaign_start
-    from campaigns.summary import campaigns_summarize_finished
+    from jobs import kinds
+    from jobs.services import jobs_interrupt_stale
 
     owner = make_user(staff=True, email="boss@example.test")
     agreement = make_agreement(slug="terms")
     job = campaign_start(owner_id=owner.pk, agreement_id=agreement.pk)
-    assert campaigns_summarize_finished() == 0  # still queued: nothing to say yet
-    Job.objects.filter(pk=job.pk).update(status="interrupted", error="server gone")
-    assert campaigns_summarize_finished() == 1
-    assert campaigns_summarize_finished() == 0
+    cutoff = timezone.now() - timedelta(seconds=60)
+    assert jobs_interrupt_stale(stale_before=cutoff) == []  # still beating: nothing to say yet
+    assert mailoutbox == []
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert [j.pk for j in jobs_interrupt_stale(stale_before=cutoff)] == [job.pk]
+    assert jobs_interrupt_stale(stale_before=cutoff) == []
+    kinds.ended(Job.objects.get(pk=job.pk))  # a second server noticing too: no second mail
     [summary] = mailoutbox
     assert summary.to == ["boss@example.test"]
     assert summary.subject.startswith("Campaign interrupted: 0 sent, 0 failed")
-    assert "server gone" in summary.body
+    assert "stopped responding" in summary.body
     assert Campaign.objects.get(pk=job.pk).summary_mail.status == 0  # post-office: sent

@@ -64,3 +64,12 @@ def load_claims(count: int, types: str = "accident") -> None:
     """Many realistic rows through the demo loader (bulk inserts)."""
     call_command("load_demo_claims", count=count, types=types, seed=next(_seq),
                  stdout=io.StringIO())
+
+
+def export_now(*, owner_id: int, reporter_factory=None, **start):
+    """Run one export in this thread through the one foreground entry point; the finished job."""
+    from exports.services import export_start
+    from jobs.process import run_foreground
+
+    return run_foreground(create=lambda: export_start(owner_id=owner_id, **start),
+                          reporter_factory=reporter_factory)

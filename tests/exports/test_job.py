@@ -20,13 +20,12 @@ from exports.services import (
     ExportInvalid,
     export_params,
     export_retry,
-    export_run_foreground,
     exports_cleanup,
 )
 from jobs.models import Job, JobStatus
 from jobs.progress import Reporter
 from jobs.services import JobNotResumable, job_cancel
-from tests.exports.factories import make_accidents, make_warranties
+from tests.exports.factories import export_now, make_accidents, make_warranties
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +48,7 @@ def test_export_writes_one_row_per_claim_with_real_types(settings, engine):
     settings.EXPORT_XLSX_ENGINE = engine
     user = make_user(staff=True)
     make_accidents(250)
-    job = export_run_foreground(owner_id=user.pk, claim_type="accident")
+    job = export_now(owner_id=user.pk, claim_type="accident")
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.total == job.done == 250
     assert job.result_file.startswith(f"exports/{job.pk}/") and job.result_file.endswith(".xlsx")
@@ -77,7 +76,7 @@ def test_export_writes_one_row_per_claim_with_real_types(settings, engine):
 def test_warranty_dates_and_csv_format():
     user = make_user(staff=True)
     make_warranties(5)
-    job = export_run_foreground(owner_id=user.pk, claim_type="warranty", fmt="csv")
+    job = export_now(owner_id=user.pk, claim_type="warranty", fmt="csv")
     assert job.status == JobStatus.SUCCEEDED and job.result_name.endswith(".csv")
     lines = _stored(job).read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 6 and "2024-02-29" in lines[1] and "Citroën" in lines[1]
@@ -87,8 +86,8 @@ def test_filters_export_only_matching_rows():
     user = make_user(staff=True)
     make_accidents(30, status="open")
     make_accidents(12, status="paid")
-    job = export_run_foreground(owner_id=user.pk, claim_type="accident",
-                                filters={"status__in": ["paid"], "amount__gte": "0"})
+    job = export_now(owner_id=user.pk, claim_type="accident",
+                     filters={"status__in": ["paid"], "amount__gte": "0"})
     assert job.status == JobStatus.SUCCEEDED and job.total == job.done == 12
     ws = openpyxl.load_workbook(_stored(job)).active
     assert {r[1] for r in ws.iter_rows(min_row=2, values_only=True)} == {"Paid"}
@@ -118,8 +117,8 @@ class CancelAfterFirstChunk(Reporter):
 def test_cancel_mid_export_leaves_no_file_behind(settings):
     user = make_user(staff=True)
     make_accidents(700)
-    job = export_run_foreground(owner_id=user.pk, claim_type="accident",
-                                reporter_factory=CancelAfterFirstChunk)
+    job = export_now(owner_id=user.pk, claim_type="accident",
+                     reporter_factory=CancelAfterFirstChunk)
     assert job.status == JobStatus.CANCELLED
     assert 0 < job.done < 700
     assert not job.result_file
@@ -130,8 +129,8 @@ def test_cancel_mid_export_leaves_no_file_behind(settings):
 def test_cleanup_removes_expired_and_orphaned_files(settings):
     user = make_user(staff=True)
     make_accidents(3)
-    job = export_run_foreground(owner_id=user.pk, claim_type="accident")
-    keep = export_run_foreground(owner_id=user.pk, claim_type="accident")
+    job = export_now(owner_id=user.pk, claim_type="accident")
+    keep = export_now(owner_id=user.pk, claim_type="accident")
     Job.objects.filter(pk=job.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     orphan = default_storage.save("exports/not-a-job/x.xlsx", ContentFile(b"x"))
     tmp = Path(settings.EXPORT_TMP_DIR)

@@ -60,7 +60,7 @@ def _rss_kib(pid: int) -> int:
 
 
 def test_download_memory_stays_flat_under_daphne(server_inmemory, media_root, staff_user):
-    """DESIGN trap 6: a sync iterator under ASGI is consumed whole (sync_to_async(list))."""
+    """docs/architecture.md, trap 6: a sync iterator under ASGI is consumed whole."""
     size = 96 * 1024 * 1024
     job = Job.objects.create(kind="export", owner=staff_user, title="big",
                              status=JobStatus.SUCCEEDED, result_name="big.xlsx",

@@ -23,6 +23,7 @@ def shutting_down():
 def _interrupted_export(owner):
     return Job.objects.create(
         kind="export", title="Accident claims export", owner=owner, status=JobStatus.INTERRUPTED,
+        resumable=True,  # as its ending would have recorded (exports can be retried)
         params={"claim_type": "accident", "format": "xlsx", "filters": {}},
     )
 

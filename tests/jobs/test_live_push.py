@@ -1,7 +1,8 @@
 """End to end: a real daphne process, a real WebSocket client, both channel layers.
 
-This is the test that catches DESIGN trap 1: with a naive `async_to_sync(group_send)` from the
-job thread, the in-process layer delivers late or never and the first assertions fail.
+This is the test that catches docs/architecture.md, trap 1: with a naive
+`async_to_sync(group_send)` from the job thread, the in-process layer delivers late or never
+and the first assertions fail.
 """
 
 from __future__ import annotations

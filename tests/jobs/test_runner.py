@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from jobs import kinds
-from jobs.kinds import JobOutcome
+from jobs.kinds import JobKind, JobOutcome
 from jobs.models import Job, JobStatus
 from jobs.runner import execute, runner
 from jobs.services import JobAlreadyFinished, job_cancel, job_start
@@ -27,13 +27,13 @@ def kind():
     names = []
 
     def add(name, run, **hooks):
-        kinds.register(name, run, **hooks)
+        kinds.register(JobKind(name=name, run=run, **hooks))
         names.append(name)
         return name
 
     yield add
     for name in names:
-        kinds._REGISTRY.pop(name, None)
+        kinds.unregister(name)
 
 
 def wait(job_id) -> None:
@@ -71,20 +71,20 @@ def test_not_started_before_commit(owner, kind):
     assert started.is_set()
 
 
-def test_exception_becomes_failed_with_the_error_and_cleanup(owner, kind, caplog):
+def test_exception_becomes_failed_with_the_error_and_the_end_hook(owner, kind, caplog):
     cleaned = []
 
     def run(job, reporter):
         reporter.advance()
         raise ValueError("disk on fire")
 
-    name = kind("t-fail", run, cleanup=lambda job: cleaned.append(job.pk))
+    name = kind("t-fail", run, on_end=lambda job, notes: cleaned.append((job.pk, job.status)))
     job = job_start(kind=name, owner_id=owner.pk, title="boom")
     wait(job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert job.error == "ValueError: disk on fire"
-    assert cleaned == [job.pk]
+    assert cleaned == [(job.pk, JobStatus.FAILED)]  # once, and after the row was final
     assert "disk on fire" in caplog.text
 
 

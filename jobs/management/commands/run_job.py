@@ -1,13 +1,15 @@
-"""Run an export or a campaign in the foreground, with a terminal progress bar (cron, debugging).
+"""Run a job in the foreground, with a terminal progress bar (cron, debugging).
 
     python manage.py run_job export accident --format csv --user admin
     python manage.py run_job export theft --filter status=open --output theft.xlsx --user admin
     python manage.py run_job campaign terms --user admin
     python manage.py run_job demo --steps 20 --user admin
 
-The job is a real Job row owned by --user: the admin's dashboard shows it live (through Redis
-when REDIS_URL is set). Exit status: 0 succeeded, 1 failed / cancelled / interrupted, 2 bad
-input, 130 stopped with Ctrl-C (the job is marked interrupted and can be resumed).
+Each job kind with a command line (JobKind.command) is a subcommand with its own arguments:
+`run_job KIND --help`. The job is a real Job row owned by --user: the admin's dashboard shows
+it live (through Redis when REDIS_URL is set). Exit status: 0 succeeded, 1 failed / cancelled
+/ interrupted, 2 bad input, 130 stopped with Ctrl-C (the job is marked interrupted; exports
+and campaigns can then be resumed).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 import shutil
 import sys
 import time
+from argparse import ArgumentParser
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,7 +28,9 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs import kinds
+from jobs.kinds import StartRefused
 from jobs.models import Job, JobStatus
+from jobs.process import run_foreground
 from jobs.progress import Reporter
 from jobs.snapshot import job_snapshot
 
@@ -112,39 +117,61 @@ def terminal_reporter(line: ProgressLine) -> Callable[[Job], Reporter]:
 
 
 class Command(BaseCommand):
-    help = "Run an export or a reminder campaign in the foreground, with a progress bar."
+    help = "Run a job (an export, a reminder campaign...) in the foreground, with a progress bar."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=["export", "campaign", "demo"])
-        parser.add_argument("target", nargs="?", default="",
-                            help="claim type (export) or agreement id/slug (campaign)")
-        parser.add_argument("--user", required=True,
+        common = ArgumentParser(add_help=False)
+        common.add_argument("--user", required=True,
                             help="username who owns the job (sees it on the dashboard)")
-        parser.add_argument("--format", dest="fmt", default="xlsx", help="xlsx (default) or csv")
-        parser.add_argument("--filter", action="append", default=[], metavar="LOOKUP=VALUE",
-                            help="export filter, e.g. status=open or created_at__gte=2025-01-01")
-        parser.add_argument("--output", type=Path,
-                            help="copy the exported file here when the export succeeds")
-        parser.add_argument("--steps", type=int, default=20, help="demo only")
-        parser.add_argument("--delay", type=float, default=0.05, help="demo only")
-        parser.add_argument("--plain", action="store_true",
+        common.add_argument("--output", type=Path,
+                            help="copy the job's file here when it succeeds")
+        common.add_argument("--plain", action="store_true",
                             help="plain progress lines even on a terminal")
+        sub = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+        for kind in kinds.every():
+            if kind.command is not None:
+                kind.command.add_arguments(
+                    sub.add_parser(kind.name, help=kind.command.help, parents=[common])
+                )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        kind = kinds.get(options["kind"])
+        assert kind.command is not None  # only kinds with a command line have a subcommand
         owner = self._owner(options["user"])
         line = ProgressLine(self.stdout._out, tty=False if options["plain"] else None)
-        job = self._create(owner.pk, options)
-        self.stdout.write(f"{job.title} (job {job.pk}, owner {owner.get_username()})")
-        status = self._run(job, line)
-        job.refresh_from_db()
+
+        def create() -> Job:
+            try:
+                return kind.command.start(owner.pk, options)
+            except StartRefused as exc:
+                raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+
+        started: list[Job] = []
+
+        def created(job: Job) -> None:
+            started.append(job)
+            self.stdout.write(f"{job.title} (job {job.pk}, owner {owner.get_username()})")
+
+        try:
+            job = run_foreground(create=create, on_created=created,
+                                 reporter_factory=terminal_reporter(line))
+        except KeyboardInterrupt:
+            line.end()
+            resumable = False
+            if started:
+                started[0].refresh_from_db(fields=["resumable"])
+                resumable = started[0].resumable
+            where = ("it can be resumed from the dashboard" if resumable
+                     else "run the command again to start it over")
+            self.stderr.write(f"Interrupted; {where}.")
+            sys.exit(EXIT_INTERRUPTED)
         snap = job_snapshot(job)
         line.draw(snap, final=True)
         self._report(job, snap, options)
-        if status == JobStatus.SUCCEEDED:
+        if job.status == JobStatus.SUCCEEDED:
             return
         sys.exit(EXIT_FAILED)
 
-    # --- steps ------------------------------------------------------------------------------
     def _owner(self, username: str) -> Any:
         model = get_user_model()
         user = model.objects.filter(**{model.USERNAME_FIELD: username}).first()
@@ -154,73 +181,6 @@ class Command(BaseCommand):
             raise CommandError(f"{username!r} is not an active staff member.",
                                returncode=EXIT_USAGE)
         return user
-
-    def _create(self, owner_id: int, options: dict[str, Any]) -> Job:
-        """Create the job row through the kind's own service, held back from the pool."""
-        from jobs.services import jobs_held
-
-        with jobs_held() as held:
-            self._start(owner_id, options)
-        if len(held) != 1:
-            raise CommandError(f"Expected one job, got {len(held)}.")
-        return held[0]
-
-    def _start(self, owner_id: int, options: dict[str, Any]) -> Job:
-        kind, target = options["kind"], options["target"]
-        if kind == "export":
-            from exports.services import ExportInvalid, export_start
-
-            try:
-                return export_start(owner_id=owner_id, claim_type=target, fmt=options["fmt"],
-                                    filters=self._filters(options["filter"]))
-            except ExportInvalid as exc:
-                choices = exc.extra.get("choices")
-                hint = f" Choices: {', '.join(map(str, choices))}." if choices else ""
-                raise CommandError(f"{exc}{hint}", returncode=EXIT_USAGE) from None
-        if kind == "campaign":
-            from campaigns.selectors import agreement_resolve
-            from campaigns.services import CampaignAlreadyRunning, campaign_start
-
-            agreement = agreement_resolve(target)
-            if agreement is None:
-                raise CommandError(f"No agreement {target!r} (give its id or slug).",
-                                   returncode=EXIT_USAGE)
-            try:
-                return campaign_start(owner_id=owner_id, agreement_id=agreement.pk)
-            except CampaignAlreadyRunning as exc:
-                raise CommandError(str(exc), returncode=EXIT_USAGE) from None
-        from jobs.demo import demo_start
-
-        try:
-            return demo_start(owner_id=owner_id, steps=options["steps"], delay=options["delay"])
-        except ValueError as exc:
-            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
-
-    @staticmethod
-    def _filters(pairs: list[str]) -> dict[str, str] | None:
-        filters = {}
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            if not sep or not key:
-                raise CommandError(f"--filter {pair!r}: use LOOKUP=VALUE.", returncode=EXIT_USAGE)
-            filters[key.strip()] = value
-        return filters or None
-
-    def _run(self, job: Job, line: ProgressLine) -> str | None:
-        """runner.execute in this thread; Ctrl-C marks the job interrupted (resumable)."""
-        from jobs.monitor import monitor
-        from jobs.runner import execute
-        from jobs.services import job_interrupt
-
-        monitor.ensure_started()  # heartbeats: no server may take this job for a dead one
-        try:
-            return execute(str(job.pk), reporter_factory=terminal_reporter(line))
-        except KeyboardInterrupt:
-            line.end()
-            job_interrupt(job_id=job.pk, reason="Stopped from the terminal (Ctrl-C).")
-            kinds.get(job.kind).clean_up(job)
-            self.stderr.write("Interrupted; the job can be resumed from the dashboard.")
-            sys.exit(EXIT_INTERRUPTED)
 
     def _report(self, job: Job, snap: dict, options: dict[str, Any]) -> None:
         elapsed = (job.finished_at - job.started_at).total_seconds() \
