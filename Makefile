@@ -4,13 +4,29 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Django 5.2 LTS in .venv on python3 (demo, the whole suite); Django 6.1 in a second venv on a
+# Python >= 3.12 (Django 6 needs it), found by tests/django61.py unless PYTHON61 is given.
+# Inside .venv/ so that git and ruff ignore it like .venv itself, and `make clean` removes it.
+DJANGO52 := Django>=5.2,<5.3
+DJANGO61 := Django>=6.1,<6.2
+# Looked for once, and only when a target needs it (`make demo` never does).
+PYTHON61 ?= $(eval PYTHON61 := $(shell $(PYTHON) tests/django61.py))$(PYTHON61)
+VENV61 ?= $(VENV)/django61
+BIN61 := $(VENV61)/bin
+SKIPPED61 := make test: SKIPPED the Django 6.1 leg: no Python >= 3.12 found (pyenv; python3.14/3.13/3.12 on PATH); run it with PYTHON61=/path/to/python3.12
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test test-django61 lint format bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev]' '$(DJANGO52)'
+	touch $@
+
+$(BIN61)/.installed: pyproject.toml
+	$(PYTHON61) -m venv $(VENV61)
+	$(BIN61)/python -m pip install -q --upgrade pip
+	$(BIN61)/python -m pip install -q -e '.[dev]' '$(DJANGO61)'
 	touch $@
 
 demo: $(BIN)/.installed  ## set up and serve the product on the embedded default
@@ -18,10 +34,16 @@ demo: $(BIN)/.installed  ## set up and serve the product on the embedded default
 	$(BIN)/python manage.py demo_setup --url http://$(HOST):$(PORT)/
 	$(BIN)/python -m daphne -b $(HOST) -p $(PORT) realtime_site.asgi:application
 
-test: $(BIN)/.installed  ## set up and run the whole test suite
+test: $(BIN)/.installed  ## the whole suite on Django 5.2, then the Django 6.1 leg
 	$(BIN)/python -m tests.system
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory test-django61
+
+test-django61:  ## the suite but the browser tests on Django 6.1; skipped without Python >= 3.12
+	$(if $(PYTHON61),@echo "make test: the Django 6.1 leg on $(PYTHON61) (browser tests left out)",@echo "$(SKIPPED61)" >&2)
+	$(if $(PYTHON61),@$(MAKE) --no-print-directory $(BIN61)/.installed PYTHON61='$(PYTHON61)')
+	$(if $(PYTHON61),$(BIN61)/python -m pytest -m "not browser")
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
