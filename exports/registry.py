@@ -98,7 +98,10 @@ class ExportType:
 
     @property
     def title(self) -> str:
-        return (self.sheet_title or self.label)[:31]
+        """The worksheet name, by Excel's rule (which exports.xlsx.sheet_title owns)."""
+        from exports.xlsx import sheet_title  # here: exports.xlsx imports this module
+
+        return sheet_title(self.sheet_title or self.label)
 
     @property
     def stem(self) -> str:

@@ -9,16 +9,12 @@ from __future__ import annotations
 import contextlib
 import csv
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 
 from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, TEXT, ResolvedColumn
-from exports.xlsx import HEADER_FILL, ILLEGAL_XML, XlsxWriter, sheet_title
+from exports.xlsx import HEADER_FILL, ILLEGAL_XML, XlsxWriter, sheet_title, wall_clock
 
 FORMATS = ("xlsx", "csv")
-CONTENT_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv",
-}
 MIN_WIDTH, MAX_WIDTH = 6.0, 60.0
 # Text a spreadsheet would run as a formula (OWASP "CSV injection"): a customer named
 # "=HYPERLINK(...)" must arrive as text. The fast writer types every cell (inlineStr); openpyxl
@@ -30,7 +26,8 @@ _FIXED_WIDTH = {DATE: 10, DATETIME: 16, BOOL: 5}
 
 def column_widths(columns: Sequence[ResolvedColumn], sample: Iterable[Sequence[object]]
                   ) -> list[float]:
-    """Widths from the headers and a sample of rows (DESIGN trap 9: known before row one)."""
+    """Widths from the headers and a sample of rows (docs/architecture.md, trap 9: known
+    before row one)."""
     widths = [len(c.header) + 3.0 for c in columns]  # + room for the autofilter arrow
     for values in sample:
         for i, (col, value) in enumerate(zip(columns, values, strict=False)):
@@ -50,20 +47,9 @@ def column_widths(columns: Sequence[ResolvedColumn], sample: Iterable[Sequence[o
     return [min(MAX_WIDTH, max(MIN_WIDTH, w)) for w in widths]
 
 
-def _local_naive(tz: tzinfo | None) -> Callable[[datetime], datetime]:
-    def convert(value: datetime) -> datetime:
-        if value.tzinfo is not None:
-            value = value.astimezone(tz).replace(tzinfo=None) if tz else value.replace(
-                tzinfo=None)
-        return value
-
-    return convert
-
-
 def _converters(columns: Sequence[ResolvedColumn], tz: tzinfo | None, *, text: bool
                 ) -> list[Callable[[object], object] | None]:
     """Per column: a function that makes a DB value writable (None: keep it as it is)."""
-    naive = _local_naive(tz)
     out: list[Callable[[object], object] | None] = []
     for col in columns:
         if col.choices:
@@ -72,9 +58,9 @@ def _converters(columns: Sequence[ResolvedColumn], tz: tzinfo | None, *, text: b
             out.append(lambda v: "'" + v if isinstance(v, str) and v[:1] in FORMULA_START else v)
         elif col.kind == DATETIME:
             if text:
-                out.append(lambda v: naive(v).isoformat(sep=" ") if v is not None else v)
+                out.append(lambda v: wall_clock(v, tz).isoformat(sep=" ") if v is not None else v)
             else:
-                out.append(lambda v: naive(v) if v is not None else v)
+                out.append(lambda v: wall_clock(v, tz) if v is not None else v)
         else:
             out.append(None)
     return out
@@ -94,7 +80,8 @@ class OpenpyxlWriter:
         self.columns = list(columns)
         self.wb = Workbook(write_only=True)
         self.ws = self.wb.create_sheet(title=sheet_title(title))
-        # DESIGN trap 9: widths and the frozen pane before the first row, or they are ignored.
+        # docs/architecture.md, trap 9: widths and the frozen pane before the first row, or
+        # they are ignored.
         for i, width in enumerate(widths, 1):
             self.ws.column_dimensions[get_column_letter(i)].width = width
         self.ws.freeze_panes = "A2"

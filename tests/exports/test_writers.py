@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from exports.registry import EXPORT_TYPES, ResolvedColumn
+from exports.registry import EXPORT_TYPES, ExportType, ResolvedColumn
 from exports.writers import column_widths, open_writer
-from exports.xlsx import col_letter
+from exports.xlsx import col_letter, sheet_title, wall_clock
 from tests.exports.factories import AWKWARD_TEXT
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -82,7 +82,7 @@ def test_xlsx_reads_back_with_the_same_values_and_types(tmp_path, engine):
         assert got[3] == i * 1000 and isinstance(got[3], int)
         assert got[4] == pytest.approx(src[4], rel=1e-12)
         assert isinstance(got[5], datetime) and got[5].date() == src[5]
-        local = src[6].astimezone(PARIS).replace(tzinfo=None)  # DESIGN trap 10
+        local = src[6].astimezone(PARIS).replace(tzinfo=None)  # docs/architecture.md, trap 10
         assert isinstance(got[6], datetime)
         assert abs(got[6] - local) <= timedelta(milliseconds=1), (got[6], local)
         assert got[7] is (i % 3 == 0)
@@ -137,3 +137,29 @@ def test_registry_columns_resolve_for_every_type():
         assert kinds["amount"] == "decimal" and kinds["created_at"] == "datetime"
         assert kinds["car__year"] == "int" and kinds["car__make"] == "text"
         assert entry.resolved[1].choices  # status shows its label
+
+
+def test_sheet_title_rule_has_one_owner():
+    assert sheet_title("Claims: test [1]") == "Claims  test  1"
+    assert sheet_title("a/b\\c?d*e") == "a b c d e"
+    assert sheet_title("  ") == sheet_title("[]") == sheet_title("") == "Sheet1"
+    assert sheet_title("x" * 40) == "x" * 31
+    assert sheet_title("x" * 30 + " tail") == "x" * 30  # cut, then strip
+    accident = EXPORT_TYPES["accident"]
+    assert accident.title == "Accident claims"
+    long = ExportType(key="k", label="A label well past Excel's 31 characters: [draft]",
+                      model=accident.model, columns=accident.columns)
+    assert long.title == sheet_title(long.label) == "A label well past Excel's 31 ch"
+    assert ExportType(key="k", label="x", model=accident.model, columns=accident.columns,
+                      sheet_title="Q1/Q2 *").title == "Q1 Q2"
+
+
+def test_wall_clock_is_the_site_clock_without_tzinfo():
+    utc = datetime(2024, 7, 1, 10, 0, tzinfo=ZoneInfo("UTC"))
+    assert wall_clock(utc, PARIS) == datetime(2024, 7, 1, 12, 0)
+    assert wall_clock(utc, PARIS).tzinfo is None
+    assert wall_clock(utc, None) == datetime(2024, 7, 1, 10, 0)  # no site zone: its own clock
+    naive = datetime(2024, 7, 1, 10, 0)
+    assert wall_clock(naive, PARIS) is naive  # naive values are already wall clock
+    second = wall_clock(datetime(2024, 10, 27, 1, 30, tzinfo=ZoneInfo("UTC")), PARIS)
+    assert second == datetime(2024, 10, 27, 2, 30) and second.fold == 1  # the repeated hour
