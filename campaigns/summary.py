@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.mail import get_connection
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -19,6 +18,7 @@ from post_office.utils import create_attachments
 
 from campaigns.models import Campaign, Recipient, RecipientStatus
 from jobs.models import Job
+from realtime_site.mail import transport_connection
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def campaign_summary_send(*, job_id: Any, status: str | None = None, error: str 
                 {f"failed-{job.pk}.csv": {"file": ContentFile(failures_csv(job_id=job_id)),
                                            "mimetype": "text/csv"}}
             ))
-        email.dispatch(connection=get_connection(settings.MAIL_TRANSPORT_BACKEND),
+        email.dispatch(connection=transport_connection(),
                        disconnect_after_delivery=False)
     except Exception:
         logger.exception("campaign %s: the summary email could not be prepared", job_id)

@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from realtime_site.env import env_bool, env_float, env_int, env_list, env_str
+from realtime_site.mail import mail_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DJANGO_VAR_DIR", str(BASE_DIR / "var")))
@@ -204,27 +205,29 @@ if _mail["tls"] and _mail["ssl"]:
     raise ImproperlyConfigured(
         "Email: TLS (STARTTLS) and SSL (implicit TLS) exclude each other; set only one."
     )
-EMAIL_BACKEND = "post_office.EmailBackend"
-EMAIL_HOST = _mail["host"]
-EMAIL_PORT = _mail["port"]
-EMAIL_HOST_USER = _mail["user"]
-EMAIL_HOST_PASSWORD = _mail["password"]
-EMAIL_USE_TLS = _mail["tls"]
-EMAIL_USE_SSL = _mail["ssl"]
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", _mail.get("timeout", 30))
-EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Reminders <noreply@localhost>")
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
-# The real transport behind post-office (campaigns talk to it directly, see campaigns/).
-MAIL_TRANSPORT_BACKEND = _mail["backend"]
 POST_OFFICE = {
-    "BACKENDS": {"default": MAIL_TRANSPORT_BACKEND},
     "DEFAULT_PRIORITY": "now",
     # Campaign mail never goes through send_queued (docs/architecture.md, trap 7); keep
     # logging on for outcomes.
     "LOG_LEVEL": 2,
     "MESSAGE_ID_ENABLED": True,
 }
+# post-office's queue is the default mailer; the real transport behind it (campaigns talk to
+# it directly, see campaigns/) is MAILERS["transport"] on Django >= 6.1 and
+# MAIL_TRANSPORT_BACKEND + EMAIL_* before; POST_OFFICE gets its backends here
+# (realtime_site/mail.py). Seconds the transport waits on the server:
+_timeout = env_int("EMAIL_TIMEOUT", _mail.get("timeout", 30))
+if _mail["backend"] == "django.core.mail.backends.smtp.EmailBackend":
+    _options = {"host": _mail["host"], "port": _mail["port"], "username": _mail["user"],
+                "password": _mail["password"], "use_tls": _mail["tls"], "use_ssl": _mail["ssl"]}
+else:
+    _options = {"file_path": str(VAR_DIR / "mail")}
+# MAIL_TIMEOUT, MAIL_TRANSPORT_BACKEND, MAIL_TRANSPORT_OPTIONS, POST_OFFICE, and MAILERS or
+# EMAIL_BACKEND, EMAIL_HOST...
+globals().update(mail_settings(_mail["backend"], _options, timeout=_timeout,
+                               post_office=POST_OFFICE))
 
 # --- campaigns ------------------------------------------------------------------------------
 # Base of the absolute links in emails (no trailing slash).

@@ -7,6 +7,7 @@ environment; REDIS_URL and DATABASE_URL reach the tests through fixtures, not th
 import os
 import tempfile
 
+from realtime_site.mail import mail_settings
 from realtime_site.settings import *  # noqa: F403
 from realtime_site.settings import BASE_DIR
 
@@ -25,8 +26,9 @@ DATABASES = {
 }
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MAIL_TRANSPORT_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-POST_OFFICE = {**POST_OFFICE, "BACKENDS": {"default": MAIL_TRANSPORT_BACKEND}}  # noqa: F405
+# The transport keeps mail in django.core.mail.outbox (MAILERS["transport"] on Django >= 6.1).
+globals().update(mail_settings("django.core.mail.backends.locmem.EmailBackend", {},
+                               timeout=MAIL_TIMEOUT, post_office=POST_OFFICE))  # noqa: F405
 JOBS_DEMO_ENDPOINT = True
 MEDIA_ROOT = tempfile.mkdtemp(prefix="rt-media-")
 DEBUG = False

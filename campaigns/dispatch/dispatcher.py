@@ -156,7 +156,7 @@ class Dispatcher:
                 self.check()  # JobCancelled / JobStopped stop the workers below
         finally:
             self.stop.set()
-            deadline = time.monotonic() + settings.EMAIL_TIMEOUT + 5
+            deadline = time.monotonic() + settings.MAIL_TIMEOUT + 5
             for thread in threads:
                 thread.join(max(0.1, deadline - time.monotonic()))
             self._drain(0)

@@ -7,9 +7,10 @@ import smtplib
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 
 from campaigns.dispatch.values import Item, Outcome, Stats
+from realtime_site.mail import transport_connection
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Transport:
         self.messages = 0
 
     def _open(self) -> None:
-        backend = get_connection(settings.MAIL_TRANSPORT_BACKEND, fail_silently=False)
+        backend = transport_connection()
         try:
             backend.open()
         except Exception as exc:

@@ -3,20 +3,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.test import override_settings
 
+from realtime_site.mail import transport_override
 from tests.campaigns.sink import Sink
 
 
 @pytest.fixture
 def smtp_settings():
-    """Point this process's mail transport at a sink (the runner's threads read it too)."""
+    """Point this process's mail transport at a sink (the runner's threads read it too).
+
+    The one way tests change mail settings: MAILERS["transport"] on Django >= 6.1, EMAIL_* and
+    MAIL_TRANSPORT_* before (realtime_site/mail.py).
+    """
 
     def apply(sink: Sink):
-        return override_settings(
-            MAIL_TRANSPORT_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1", EMAIL_PORT=sink.port, EMAIL_USE_TLS=False,
-            EMAIL_USE_SSL=False, EMAIL_HOST_USER="", EMAIL_HOST_PASSWORD="", EMAIL_TIMEOUT=5,
+        return transport_override(
+            "django.core.mail.backends.smtp.EmailBackend",
+            {"host": "127.0.0.1", "port": sink.port, "use_tls": False, "use_ssl": False,
+             "username": "", "password": ""},
+            timeout=5,
         )
 
     return apply

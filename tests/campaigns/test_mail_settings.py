@@ -1,11 +1,23 @@
-"""SMTP configuration from the environment (realtime_site/settings.py)."""
+"""Mail configuration from the environment (realtime_site/settings.py, realtime_site/mail.py)."""
 
 from __future__ import annotations
 
-import pytest
-from django.core.exceptions import ImproperlyConfigured
+import json
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import EmailMessage
+from django.utils.deprecation import RemovedAfterNextVersionWarning, RemovedInNextVersionWarning
+
+from realtime_site.mail import TRANSPORT_ALIAS, has_mailers, transport_connection
 from realtime_site.settings import _email_settings
+from tests.services import ROOT
 
 SMTP = "django.core.mail.backends.smtp.EmailBackend"
 
@@ -56,3 +68,107 @@ def test_bad_email_url_fails_with_a_sentence(monkeypatch, url):
     monkeypatch.setenv("EMAIL_URL", url)
     with pytest.raises(ImproperlyConfigured, match="EMAIL_URL"):
         _email_settings()
+
+
+# --- the transport on the running Django version (realtime_site/mail.py) ----------------------
+# Django's own deprecations on either version; on 6.1 the second is RemovedInDjango2028Warning,
+# which EMAIL_* settings and get_connection() raise.
+DJANGO_DEPRECATIONS = (RemovedInNextVersionWarning, RemovedAfterNextVersionWarning)
+
+
+@contextmanager
+def no_django_deprecations() -> Iterator[None]:
+    """Fail when the body issues one of Django's deprecation warnings (even if caught)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    found = [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught
+             if issubclass(w.category, DJANGO_DEPRECATIONS)]
+    assert found == []
+
+
+def _message(to: str) -> EmailMessage:
+    return EmailMessage("Transport check", "Body.", "from@example.test", [to])
+
+
+def test_the_transport_is_the_test_outbox(mailoutbox):
+    with no_django_deprecations():
+        sent = transport_connection().send_messages([_message("outbox@example.test")])
+    assert sent == 1
+    assert [m.to for m in mailoutbox] == [["outbox@example.test"]]
+    if has_mailers():
+        assert mailoutbox[0].sent_using == TRANSPORT_ALIAS
+
+
+def test_the_transport_sends_over_smtp_without_deprecations(sink_factory, smtp_settings):
+    sink = sink_factory()
+    with no_django_deprecations(), smtp_settings(sink):
+        backend = transport_connection()
+        assert (backend.host, backend.port, backend.timeout) == ("127.0.0.1", sink.port, 5)
+        with backend:
+            assert backend.send_messages([_message("smtp@example.test")]) == 1
+        assert settings.MAIL_TIMEOUT == 5
+    assert sink.wait_for(1, timeout=10)
+    assert sink.recipients() == {"smtp@example.test": 1}
+
+
+@pytest.mark.django_db
+def test_post_office_delivers_through_the_transport(sink_factory, smtp_settings):
+    from post_office import mail
+    from post_office.models import STATUS
+
+    sink = sink_factory()
+    with no_django_deprecations(), smtp_settings(sink):
+        email = mail.send("queued@example.test", "from@example.test", subject="Queued",
+                          message="Body.", priority="now")
+    assert email.status == STATUS.sent, list(email.logs.values_list("message", flat=True))
+    assert sink.wait_for(1, timeout=10)
+    assert sink.recipients() == {"queued@example.test": 1}
+
+
+STARTUP = """
+import json, warnings
+from django.utils.deprecation import RemovedAfterNextVersionWarning, RemovedInNextVersionWarning
+for category in (RemovedInNextVersionWarning, RemovedAfterNextVersionWarning):
+    warnings.filterwarnings("error", category=category)
+import django
+django.setup()
+from django.conf import settings
+from realtime_site.mail import has_mailers, transport_connection
+from django.core.mail.backends.smtp import EmailBackend
+from post_office.connections import connections
+from post_office.settings import get_default_mailer
+backend = transport_connection()
+EmailBackend.open = lambda self: None  # post-office opens what it resolves; nobody listens
+delivery = connections[get_default_mailer()]  # what a queued Email goes out through
+print(json.dumps({
+    "backend": f"{type(backend).__module__}.{type(backend).__name__}",
+    "smtp": [backend.host, backend.port, backend.username, backend.password, backend.use_tls,
+             backend.use_ssl, backend.timeout],
+    "post_office": [f"{type(delivery).__module__}.{type(delivery).__name__}", delivery.host,
+                    delivery.port, delivery.timeout],
+    "timeout": settings.MAIL_TIMEOUT,
+    "email_settings": sorted(n for n in dir(settings) if n.startswith("EMAIL_")
+                             and settings.is_overridden(n)),
+    "mailers": sorted(getattr(settings, "MAILERS", {})),
+}))
+"""
+
+
+def test_settings_from_email_url_start_without_deprecations(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "realtime_site.settings",
+           "DJANGO_VAR_DIR": str(tmp_path),
+           "EMAIL_URL": "submission://us%40er:p%3Ass@mail.example?timeout=7"}
+    done = subprocess.run([sys.executable, "-c", STARTUP], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["backend"] == SMTP
+    assert got["smtp"] == ["mail.example", 587, "us@er", "p:ss", True, False, 7]
+    assert got["post_office"] == [SMTP, "mail.example", 587, 7]
+    assert got["timeout"] == 7
+    if has_mailers():
+        assert got["email_settings"] == []  # refused next to MAILERS at start-up
+        assert got["mailers"] == ["default", TRANSPORT_ALIAS]
+    else:
+        assert "EMAIL_HOST" in got["email_settings"] and got["mailers"] == []

@@ -155,7 +155,7 @@ def _load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
         "'db_host': s.DATABASES['default']['HOST'], "
         "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], "
         "'accel': s.EXPORT_X_ACCEL_REDIRECT, 'media': str(s.MEDIA_ROOT), "
-        "'mail': [s.MAIL_TRANSPORT_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT], "
+        "'mail': [s.MAIL_TRANSPORT_BACKEND, *map(s.MAIL_TRANSPORT_OPTIONS.get, ('host', 'port'))], "
         "'hosts': s.ALLOWED_HOSTS, 'static': s.SERVE_STATIC, "
         "'bound': s.JOBS_STALE_AFTER + s.JOBS_HEARTBEAT_INTERVAL, 'debug': s.DEBUG}))"
     )
