@@ -46,7 +46,7 @@ def create_user(env: dict[str, str]) -> None:
     manage(env, "shell", "-c",
            "from django.contrib.auth import get_user_model as g; U=g(); "
            f"U.objects.filter(username='{USERNAME}').delete(); "
-           f"U.objects.create_user('{USERNAME}', 'b@example.com', '{PASSWORD}', is_staff=True)")
+           f"U.objects.create_superuser('{USERNAME}', 'b@example.com', '{PASSWORD}')")
 
 
 async def open_sockets(server_url: str, clients: int = 1, **options: Any

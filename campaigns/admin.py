@@ -5,11 +5,11 @@ from django.utils.html import format_html
 from campaigns.models import Acceptance, Agreement, Campaign, Recipient
 
 
-@admin.action(description="Send reminders")
+@admin.action(description="Send reminders", permissions=["send_reminders"])
 def send_reminders(modeladmin, request, queryset):
     """One background campaign per selected agreement; progress on the dashboard."""
     from campaigns.services import CampaignAlreadyRunning, campaign_start
-    from jobs.services import ServerShuttingDown
+    from realtime_site.api import ApiError
 
     for agreement in queryset:
         try:
@@ -18,7 +18,7 @@ def send_reminders(modeladmin, request, queryset):
             modeladmin.message_user(request, f"{agreement}: a campaign is already running.",
                                     messages.WARNING)
             continue
-        except ServerShuttingDown as exc:
+        except ApiError as exc:  # shutting down, too many active jobs
             modeladmin.message_user(request, str(exc), messages.WARNING)
             return
         modeladmin.message_user(request, format_html(
@@ -33,6 +33,12 @@ class AgreementAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     actions = [send_reminders]
     search_fields = ("title", "slug")
+
+    def has_send_reminders_permission(self, request):
+        """The action is listed only for who may send reminder campaigns."""
+        from campaigns.permissions import may_send_reminders
+
+        return may_send_reminders(request.user)
 
 
 @admin.register(Acceptance)

@@ -6,6 +6,7 @@ from argparse import ArgumentParser
 from typing import Any
 
 from campaigns.jobs import run_campaign
+from campaigns.permissions import REFUSAL, job_permitted, may_send_reminders
 from campaigns.selectors import agreement_resolve
 from campaigns.services import KIND, CampaignAlreadyRunning, campaign_resume, campaign_start
 from campaigns.summary import campaign_summary_send
@@ -23,12 +24,14 @@ def _arguments(parser: ArgumentParser) -> None:
                         help="the agreement's id or slug: remind everyone who has not accepted it")
 
 
-def _start(owner_id: int, options: dict[str, Any]) -> Job:
+def _start(owner: Any, options: dict[str, Any]) -> Job:
+    if not may_send_reminders(owner):
+        raise StartRefused(f"{owner.get_username()}: {REFUSAL}")
     agreement = agreement_resolve(options["agreement"])
     if agreement is None:
         raise StartRefused(f"No agreement {options['agreement']!r} (give its id or slug).")
     try:
-        return campaign_start(owner_id=owner_id, agreement_id=agreement.pk)
+        return campaign_start(owner_id=owner.pk, agreement_id=agreement.pk)
     except CampaignAlreadyRunning as exc:
         raise StartRefused(str(exc)) from None
 
@@ -40,4 +43,5 @@ CAMPAIGN = JobKind(
     resume=campaign_resume,
     command=CommandLine(help="email a reminder to every user who has not accepted an agreement",
                         add_arguments=_arguments, start=_start),
+    permitted=job_permitted,
 )

@@ -52,6 +52,10 @@ class Campaign(models.Model):
         "post_office.Email", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    class Meta:
+        # Mailing every user is a right of its own; staff alone is not enough.
+        permissions = [("send_reminders", "Can send reminder campaigns")]
+
     def __str__(self) -> str:
         return f"Campaign {self.job_id} for {self.agreement_id}"
 

@@ -11,19 +11,19 @@ from django.views.decorators.http import require_http_methods
 
 from campaigns.links import LinkExpired, LinkInvalid, link_read
 from campaigns.models import Acceptance, Agreement
+from campaigns.permissions import REFUSAL, may_send_reminders
 from campaigns.selectors import agreement_resolve, agreements_with_unsigned
 from campaigns.services import CampaignAlreadyRunning, acceptance_record, campaign_start
 from jobs.snapshot import job_snapshot
-from realtime_site.api import BadRequest, api_view, json_error, request_data
+from realtime_site.api import api_view, json_error, request_data
 
 
 @api_view(methods=("POST",), staff=True)
 def campaign_create(request: HttpRequest) -> HttpResponse:
     """Start a reminder campaign for one agreement (id or slug)."""
-    try:
-        data = request_data(request)
-    except BadRequest as exc:
-        return json_error(str(exc), 400)
+    if not may_send_reminders(request.user):
+        return json_error(REFUSAL, 403)
+    data = request_data(request)
     agreement = agreement_resolve(data.get("agreement"))
     if agreement is None:
         choices = list(Agreement.objects.order_by("slug").values_list("slug", flat=True)[:50])
@@ -39,6 +39,8 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
 @api_view(methods=("GET",), staff=True)
 def agreement_list(request: HttpRequest) -> HttpResponse:
     """Agreements with how many users have not accepted them (the dashboard's picker)."""
+    if not may_send_reminders(request.user):
+        return json_error(REFUSAL, 403)
     return JsonResponse({"agreements": agreements_with_unsigned()})
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.contrib.sessions.backends.base import SessionBase
-from django.utils.module_loading import import_string
 
+from consumers.identity import session_user
+from consumers.intake import CLOSE_POLICY, socket_budget
 from jobs.groups import JOB_UPDATE, SESSION_ENDED, update_frame, user_group
 from jobs.selectors import job_get_visible, jobs_recent
 from jobs.services import JobAlreadyFinished, job_cancel
@@ -30,10 +31,16 @@ class JobsConsumer(AsyncWebsocketConsumer):
     """`/ws/jobs/`: snapshot on connect and on sync, job.update as they happen."""
 
     group: str | None = None
+    user: Any = None  # the socket's user as last checked (never the connect-time scope user)
+    checked_at = 0.0
+    last_sync = float("-inf")
 
     async def connect(self) -> None:
         """Accept first, then close with 4401/4403, so the browser sees the code (trap 12)."""
         await self.accept()
+        # Spent again here for ASGI servers other than daphne (consumers.intake guards
+        # daphne's own queue); under daphne a frame that got this far is within it anyway.
+        self.budget = socket_budget()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -41,7 +48,9 @@ class JobsConsumer(AsyncWebsocketConsumer):
         if not user.is_staff:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.group = user_group(user.pk)
+        # Read by the auth middleware for this handshake (session, expiry, auth hash): fresh.
+        self.user, self.checked_at = user, time.monotonic()
+        self.group = user_group(self.user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_snapshot()
 
@@ -69,6 +78,11 @@ class JobsConsumer(AsyncWebsocketConsumer):
         """Handle sync, ping and cancel; anything else gets an error frame."""
         if self.group is None:
             return
+        size = len(text_data) if text_data is not None else len(bytes_data or b"")
+        if not self.budget.allows(size):
+            logger.warning("socket of user %s closed: more than its frame budget", self.user.pk)
+            await self.stop(CLOSE_POLICY)
+            return
         if text_data is None:
             await self.send_error("Send JSON text frames, not binary.")
             return
@@ -77,27 +91,41 @@ class JobsConsumer(AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: [[[[... nested too deep
             await self.send_error("Message is not valid JSON.")
             return
         if not isinstance(message, dict):
             await self.send_error("Message must be a JSON object with an 'action'.")
             return
-        refused = await self.refusal_code()
-        if refused is not None:
-            await self.close(code=refused)
-            return
         action = message.get("action")
+        if action == "sync" and self.sync_too_soon():
+            # Answered before the identity read: the answer carries nothing of the user's,
+            # and a flood of syncs then costs no database work (other users share that thread).
+            await self.send_error(f"sync at most once every {settings.JOBS_WS_SYNC_INTERVAL:g} "
+                                  "s; the last snapshot and the updates since are current.")
+            return
+        refused = await self.recheck()
+        if refused is not None:
+            await self.stop(refused)
+            return
         if action == "ping":
             await self.send_json({"type": "pong"})
         elif action == "sync":
-            await self.send_snapshot()
+            await self.sync()
         elif action == "cancel":
             await self.cancel(message.get("job"))
         elif isinstance(action, str):
             await self.send_error(f"Unknown action {action[:40]!r}; use sync, ping or cancel.")
         else:
             await self.send_error("Missing 'action'; use sync, ping or cancel.")
+
+    def sync_too_soon(self) -> bool:
+        """At most one snapshot per JOBS_WS_SYNC_INTERVAL (each is up to 50 jobs)."""
+        return time.monotonic() - self.last_sync < settings.JOBS_WS_SYNC_INTERVAL
+
+    async def sync(self) -> None:
+        self.last_sync = time.monotonic()
+        await self.send_snapshot()
 
     async def cancel(self, job_id: Any) -> None:
         if not isinstance(job_id, str):
@@ -111,7 +139,7 @@ class JobsConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _cancel(self, job_id: str) -> tuple[dict | None, str | None]:
-        job = job_get_visible(user=self.scope["user"], job_id=job_id)
+        job = job_get_visible(user=self.user, job_id=job_id)
         if job is None:
             return None, "No such job."
         try:
@@ -121,29 +149,28 @@ class JobsConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _snapshot(self) -> list[dict]:
-        return [job_snapshot(job) for job in jobs_recent(user=self.scope["user"])]
+        return [job_snapshot(job) for job in jobs_recent(user=self.user)]
 
     @database_sync_to_async
-    def refusal_code(self) -> int | None:
-        """The close code once this socket may no longer be served, else None.
+    def recheck(self) -> int | None:
+        """Read the session and its user afresh: the close code once this socket may no longer
+        be served, else None (and `self.user` is the user as they are now: rights, superuser).
 
-        4401 when the session was logged out or the user deactivated (no longer logged in),
-        4403 when the user is still logged in but lost staff (CONTRACT: not staff -> 4403).
+        4401 when the session is gone, expired or no longer valid for the user (logged out,
+        deactivated, password changed); 4403 when still logged in but no longer staff.
         """
-        session = self.scope.get("session")
-        key = getattr(session, "session_key", None)
-        if not key:
+        self.checked_at = time.monotonic()
+        user = session_user(getattr(self.scope.get("session"), "session_key", None))
+        connected = self.scope.get("user")
+        if user is None or connected is None or user.pk != connected.pk:
             return CLOSE_UNAUTHENTICATED
-        engine: type[SessionBase] = import_string(settings.SESSION_ENGINE + ".SessionStore")
-        if not engine().exists(key):
-            return CLOSE_UNAUTHENTICATED
-        user = self.scope["user"]
-        user.refresh_from_db(fields=["is_active", "is_staff"])
-        if not user.is_active:
-            return CLOSE_UNAUTHENTICATED
-        if not user.is_staff:
-            return CLOSE_FORBIDDEN
-        return None
+        self.user = user
+        return None if user.is_staff else CLOSE_FORBIDDEN
+
+    async def stop(self, code: int) -> None:
+        """Close, and take no more pushes meanwhile."""
+        await self.disconnect(code)
+        await self.close(code=code)
 
     async def send_snapshot(self) -> None:
         await self.send_json({"type": "jobs.snapshot", "jobs": await self._snapshot()})
@@ -156,11 +183,23 @@ class JobsConsumer(AsyncWebsocketConsumer):
 
     # --- channel-layer handlers ---------------------------------------------------------
     async def job_update(self, event: dict) -> None:
-        """Forward one job's update, encoded once by its publisher (jobs.publish)."""
+        """Forward one job's update, encoded once by its publisher (jobs.publish).
+
+        A socket whose user was last checked more than JOBS_WS_RECHECK seconds ago is checked
+        again first (one session and one user read): a deactivated user, or one who lost
+        staff, stops receiving within that bound even if the client never speaks.
+        """
+        if self.group is None:
+            return
+        if time.monotonic() - self.checked_at > settings.JOBS_WS_RECHECK:
+            refused = await self.recheck()
+            if refused is not None:
+                await self.stop(refused)
+                return
         await self.send(text_data=event["frame"])
 
     async def session_ended(self, event: dict) -> None:
         """Close sockets of a session that logged out."""
         session = self.scope.get("session")
         if getattr(session, "session_key", None) == event.get("session_key"):
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.stop(CLOSE_UNAUTHENTICATED)

@@ -14,12 +14,12 @@ class CarAdmin(admin.ModelAdmin):
     search_fields = ["plate", "vin", "make", "model"]
 
 
-@admin.action(description="Export to Excel in the background")
+@admin.action(description="Export to Excel in the background", permissions=["export"])
 def export_in_background(modeladmin, request, queryset):
     """Export what the changelist shows: its filters go to the job, not a list of ids."""
     from exports.registry import EXPORT_TYPES
     from exports.services import ExportInvalid, export_start
-    from jobs.services import ServerShuttingDown
+    from realtime_site.api import ApiError
 
     if request.GET.get(SEARCH_VAR):
         modeladmin.message_user(request, "The export applies the filters, not the search box: "
@@ -39,7 +39,7 @@ def export_in_background(modeladmin, request, queryset):
     except ExportInvalid as exc:
         modeladmin.message_user(request, f"Cannot export this list: {exc}", messages.ERROR)
         return
-    except ServerShuttingDown as exc:
+    except ApiError as exc:  # shutting down, too many active jobs
         modeladmin.message_user(request, str(exc), messages.WARNING)
         return
     modeladmin.message_user(request, format_html(
@@ -53,6 +53,14 @@ class ClaimAdmin(admin.ModelAdmin):
     list_filter = ["status", "created_at", "car__make"]
     search_fields = ["number", "customer_name", "customer_email", "car__plate", "car__vin"]
     list_select_related = ["car"]
+
+    def has_export_permission(self, request):
+        """The action is listed only for who may export this claim type (`view` + `export`)."""
+        from exports.permissions import may_export
+        from exports.registry import EXPORT_TYPES
+
+        entry = next((t for t in EXPORT_TYPES.values() if t.model is self.model), None)
+        return entry is not None and may_export(request.user, entry)
     raw_id_fields = ["car"]
     date_hierarchy = "created_at"
     show_full_result_count = False  # COUNT(*) over a million rows on every page is wasted work

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import FieldError, ValidationError
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from exports.registry import ExportType, resolve_field
@@ -73,6 +73,13 @@ def _convert(fld: models.Field, lookup: str, value: Any) -> Any:
         raise FilterError(f"{fld.name}: {' '.join(exc.messages)}") from None
     except OverflowError:  # IntegerField.to_python(float("inf")), from JSON 1e400
         raise FilterError(f"{fld.name}: {value!r} is out of range.") from None
+    if isinstance(converted, int) and not isinstance(converted, bool) and isinstance(
+            fld, models.IntegerField | models.AutoField):
+        # 2**64 in a filter: PostgreSQL raises "out of range", SQLite OverflowError, in the
+        # job's thread after the 202; refuse it here with a 400 instead.
+        low, high = connection.ops.integer_field_range(fld.get_internal_type())
+        if (low is not None and converted < low) or (high is not None and converted > high):
+            raise FilterError(f"{fld.name}: {value!r} is out of range.")
     if fld.choices and lookup == "exact" and converted not in dict(fld.flatchoices):
         choices = ", ".join(str(k) for k in dict(fld.flatchoices))
         raise FilterError(f"{fld.name} must be one of: {choices}.")

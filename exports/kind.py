@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 
 from exports.jobs import KIND, cleanup_export, run_export
+from exports.permissions import export_refusal, job_permitted, may_export
+from exports.registry import EXPORT_TYPES
 from exports.services import ExportInvalid, export_retry, export_start, exports_cleanup
 from exports.writers import FORMATS
 from jobs.kinds import CommandLine, JobKind, StartRefused
@@ -38,9 +40,12 @@ def _filters(pairs: list[str]) -> dict[str, str] | None:
     return filters or None
 
 
-def _start(owner_id: int, options: dict[str, Any]) -> Job:
+def _start(owner: Any, options: dict[str, Any]) -> Job:
+    entry = EXPORT_TYPES.get(options["claim_type"])
+    if entry is not None and not may_export(owner, entry):
+        raise StartRefused(f"{owner.get_username()}: {export_refusal(entry)}")
     try:
-        return export_start(owner_id=owner_id, claim_type=options["claim_type"],
+        return export_start(owner_id=owner.pk, claim_type=options["claim_type"],
                             fmt=options["fmt"], filters=_filters(options["filter"]))
     except ExportInvalid as exc:
         choices = exc.extra.get("choices")
@@ -57,4 +62,5 @@ EXPORT = JobKind(
                         start=_start),
     # Every server sweeps expired and orphaned export files (storage is shared).
     periodic=((exports_cleanup, settings.EXPORT_CLEANUP_INTERVAL),),
+    permitted=job_permitted,
 )

@@ -56,14 +56,24 @@ class AccidentClaim(Claim):
     location = models.CharField(max_length=120)
     police_involved = models.BooleanField(default=False)
 
+    class Meta(Claim.Meta):
+        # Exporting hands out customers' names and emails: a right of its own, beside `view`.
+        permissions = [("export_accidentclaim", "Can export accident claims")]
+
 
 class TheftClaim(Claim):
     stolen_at = models.DateTimeField()
     police_report = models.CharField(max_length=40, blank=True)
     recovered = models.BooleanField(default=False)
 
+    class Meta(Claim.Meta):
+        permissions = [("export_theftclaim", "Can export theft claims")]
+
 
 class WarrantyClaim(Claim):
     part = models.CharField(max_length=80)
     mileage_km = models.PositiveIntegerField()
     purchase_date = models.DateField()
+
+    class Meta(Claim.Meta):
+        permissions = [("export_warrantyclaim", "Can export warranty claims")]

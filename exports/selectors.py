@@ -46,9 +46,9 @@ def export_chunks(*, entry: ExportType, filters: dict[str, Any] | None = None,
             return
 
 
-def export_types_summary() -> list[dict[str, Any]]:
-    """The contract's `types` list: key, label, row count."""
+def export_types_summary(*, types: list[ExportType] | None = None) -> list[dict[str, Any]]:
+    """The contract's `types` list: key, label, row count (of `types`, default all)."""
     return [
         {"key": t.key, "label": t.label, "rows": t.model._default_manager.count()}
-        for t in EXPORT_TYPES.values()
+        for t in (EXPORT_TYPES.values() if types is None else types)
     ]

@@ -6,6 +6,8 @@ import json
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from exports.permissions import export_refusal, exportable_types, may_export
+from exports.registry import EXPORT_TYPES
 from exports.selectors import export_types_summary
 from exports.services import ExportInvalid, export_start
 from jobs.snapshot import job_snapshot
@@ -18,7 +20,7 @@ def _filters(data: dict) -> object:
     if isinstance(filters, str) and filters.strip():
         try:
             filters = json.loads(filters)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             raise BadRequest("filters must be a JSON object.") from None
     if data.get("status") not in (None, ""):
         if filters in (None, ""):
@@ -31,20 +33,25 @@ def _filters(data: dict) -> object:
 @api_view(methods=("POST",), staff=True)
 def export_start_view(request: HttpRequest) -> HttpResponse:
     """Start an export of one claim type: 202 with the job, 400 with the choices."""
+    data = request_data(request)
+    filters = _filters(data)
+    entry = EXPORT_TYPES.get(data.get("claim_type")) if isinstance(
+        data.get("claim_type"), str) else None
+    if entry is not None and not may_export(request.user, entry):
+        return json_error(export_refusal(entry), 403)
     try:
-        data = request_data(request)
-        filters = _filters(data)
         job = export_start(owner_id=request.user.pk, claim_type=data.get("claim_type"),
                            fmt=data.get("format") or "xlsx", filters=filters)
-    except BadRequest as exc:
-        return json_error(str(exc), 400)
     except ExportInvalid as exc:
-        return json_error(str(exc), 400, **exc.extra)
+        extra = dict(exc.extra)
+        if "choices" in extra and entry is None:  # name only the types this user may export
+            extra["choices"] = sorted(t.key for t in exportable_types(request.user))
+        return json_error(str(exc), 400, **extra)
     return JsonResponse({"job": job_snapshot(job)}, status=202)
 
 
 @api_view(methods=("GET",), staff=True)
 def export_types_view(request: HttpRequest) -> HttpResponse:
-    """The claim types with their row counts: staff only, like the agreements' unsigned counts
-    (reminder recipients have accounts too, and the claim volumes are not theirs to see)."""
-    return JsonResponse({"types": export_types_summary()})
+    """The claim types this user may export, with their row counts: staff only, like the
+    agreements' unsigned counts (the claim volumes are not every account's to see)."""
+    return JsonResponse({"types": export_types_summary(types=exportable_types(request.user))})

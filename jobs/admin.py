@@ -10,15 +10,11 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from jobs import kinds
 from jobs.models import Job, JobStatus
 from jobs.selectors import jobs_visible_to
-from jobs.services import (
-    JobAlreadyFinished,
-    JobNotResumable,
-    ServerShuttingDown,
-    job_cancel,
-    job_resume,
-)
+from jobs.services import JobAlreadyFinished, JobNotResumable, job_cancel, job_resume
+from realtime_site.api import ApiError
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -118,9 +114,12 @@ class JobAdmin(admin.ModelAdmin):
     def resume_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         started, refused = [], []
         for job in queryset:
+            if not kinds.allows(request.user, job):
+                refused.append(f"{job.title}: you may not start this kind of job.")
+                continue
             try:
                 started.append(job_resume(job_id=job.pk, user_id=request.user.pk))
-            except (JobNotResumable, ServerShuttingDown) as exc:
+            except (JobNotResumable, ApiError) as exc:
                 refused.append(f"{job.title}: {exc}")
         if started:
             self.message_user(

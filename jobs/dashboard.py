@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from jobs import kinds
 from jobs.selectors import jobs_recent
 from jobs.snapshot import job_snapshot
 
@@ -25,7 +26,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             status=403,
         )
     jobs = [job_snapshot(job) for job in jobs_recent(user=request.user)]
+    # Only what this user may start is offered (the API refuses the rest with a 403).
+    startable = {kind.name for kind in kinds.every() if kind.allows(request.user, None)}
     return render(request, "jobs/dashboard.html", {
         "initial_jobs": jobs,
         "demo_enabled": settings.JOBS_DEMO_ENDPOINT,
+        "startable": startable,
     })

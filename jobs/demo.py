@@ -58,9 +58,9 @@ def _arguments(parser: ArgumentParser) -> None:
                         help="seconds per step (default 0.05)")
 
 
-def _start(owner_id: int, options: dict[str, Any]) -> Job:
+def _start(owner: Any, options: dict[str, Any]) -> Job:
     try:
-        return demo_start(owner_id=owner_id, steps=options["steps"], delay=options["delay"])
+        return demo_start(owner_id=owner.pk, steps=options["steps"], delay=options["delay"])
     except ValueError as exc:
         raise StartRefused(str(exc)) from None
 

@@ -46,9 +46,9 @@ class CommandLine:
     help: str
     # Adds the kind's own arguments to its `run_job <kind>` subcommand.
     add_arguments: Callable[[ArgumentParser], None]
-    # (owner_id, parsed options) -> the queued Job, through the kind's own start service;
-    # raises StartRefused for bad input.
-    start: Callable[[int, dict[str, Any]], Job]
+    # (owner, parsed options) -> the queued Job, through the kind's own start service;
+    # raises StartRefused for bad input or a missing permission of the owner.
+    start: Callable[[Any, dict[str, Any]], Job]
 
 
 JobFunction = Callable[["Job", "Reporter"], "JobOutcome | None"]
@@ -72,6 +72,16 @@ class JobKind:
     command: CommandLine | None = None
     # (function, every seconds): run by each process's monitor thread (jobs.process).
     periodic: tuple[tuple[Callable[[], object], float], ...] = ()
+    # (user, job params) -> may this user start such a job, and see the ones they started?
+    # params None asks "any job of this kind" (what the dashboard offers). permitted None:
+    # any active staff member. Asked at every request: rights can be taken away.
+    permitted: Callable[[Any, dict[str, Any] | None], bool] | None = None
+
+    def allows(self, user: Any, params: dict[str, Any] | None) -> bool:
+        """Whether `user` may start (or still see) a job of this kind with these params."""
+        if not (user.is_active and user.is_staff):
+            return False
+        return self.permitted is None or bool(self.permitted(user, params))
 
     def can_resume(self, status: str) -> bool:
         """Whether a job of this kind that ended with `status` can be resumed or retried."""
@@ -125,3 +135,11 @@ def ended(job: Job, notes: dict[str, Any] | None = None) -> None:
     kind = find(job.kind)
     if kind is not None:
         kind.ended(job, notes)
+
+
+def allows(user: Any, job: Job) -> bool:
+    """Whether `user` may see this job as far as its kind is concerned (unknown kinds: staff)."""
+    kind = find(job.kind)
+    if kind is None:
+        return bool(user.is_active and user.is_staff)
+    return kind.allows(user, job.params or {})

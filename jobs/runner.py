@@ -7,8 +7,10 @@ import os
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -23,34 +25,102 @@ logger = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+class FairQueue:
+    """Jobs waiting for a thread, served round-robin by owner: one user's thirty exports queue
+    behind each other, not in front of another user's one."""
+
+    def __init__(self) -> None:
+        self._owners: deque[Any] = deque()
+        self._jobs: dict[Any, deque[tuple[str, Future]]] = {}
+
+    def put(self, owner: Any, item: tuple[str, Future]) -> None:
+        if owner not in self._jobs:
+            self._jobs[owner] = deque()
+            self._owners.append(owner)
+        self._jobs[owner].append(item)
+
+    def pop(self) -> tuple[str, Future] | None:
+        if not self._owners:
+            return None
+        owner = self._owners.popleft()
+        waiting = self._jobs[owner]
+        item = waiting.popleft()
+        if waiting:
+            self._owners.append(owner)  # its next job waits for everyone else's turn
+        else:
+            del self._jobs[owner]
+        return item
+
+    def drain(self) -> list[tuple[str, Future]]:
+        items = [item for owner in self._owners for item in self._jobs[owner]]
+        self._owners.clear()
+        self._jobs.clear()
+        return items
+
+    def __len__(self) -> int:
+        return sum(len(waiting) for waiting in self._jobs.values())
+
+
 class Runner:
-    """A process-wide pool of `JOBS_WORKERS` threads; jobs wait in its queue while it is full."""
+    """A process-wide pool of `JOBS_WORKERS` threads; jobs wait in a fair queue while it is full.
+
+    The threads are a ThreadPoolExecutor's (its exit and shutdown behaviour, docs/architecture.md
+    trap 5), but it is only ever given as many jobs as it has threads: the rest wait in the
+    FairQueue, and each job that ends hands its thread to the next owner in turn.
+    """
 
     def __init__(self) -> None:
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._waiting = FairQueue()
+        self._busy = 0
         self.accepting = True
         self.futures: dict[str, Future] = {}
         # Jobs whose code runs in a thread of this process right now (pool or foreground).
         self._running: set[str] = set()
 
     def _pool(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    max_workers=settings.JOBS_WORKERS, thread_name_prefix="job"
-                )
-            return self._executor
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=settings.JOBS_WORKERS, thread_name_prefix="job"
+            )
+        return self._executor
 
-    def submit(self, job_id: str) -> Future | None:
+    def submit(self, job_id: str, owner_id: Any = None) -> Future | None:
         """Queue a job that is committed with status `queued`."""
         if not self.accepting:
             logger.warning("not accepting job %s: this server is shutting down", job_id)
             return None
-        future = self._pool().submit(execute, str(job_id))
-        self.futures[str(job_id)] = future
-        future.add_done_callback(lambda _f, key=str(job_id): self.futures.pop(key, None))
+        key = str(job_id)
+        future: Future = Future()
+        self.futures[key] = future
+        future.add_done_callback(lambda _f: self.futures.pop(key, None))
+        with self._lock:
+            self._waiting.put(owner_id, (key, future))
+            self._pump()
         return future
+
+    def _pump(self) -> None:
+        """Give free threads their next job (called with the lock held)."""
+        while self._busy < settings.JOBS_WORKERS and (item := self._waiting.pop()):
+            key, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            self._busy += 1
+            self._pool().submit(execute, key).add_done_callback(
+                lambda done, future=future: self._finished(future, done))
+
+    def _finished(self, future: Future, done: Future) -> None:
+        with self._lock:
+            self._busy -= 1
+            if self.accepting:
+                self._pump()
+        if done.cancelled():
+            future.cancel()
+        elif done.exception() is not None:
+            future.set_exception(done.exception())
+        else:
+            future.set_result(done.result())
 
     def is_running(self, job_id: object) -> bool:
         """Whether a thread of this process is inside this job's code (it will run the end
@@ -67,10 +137,13 @@ class Runner:
             self._running.discard(job_id)
 
     def shutdown(self, *, wait: bool) -> None:
-        """Stop taking jobs; optionally wait for the running ones to return."""
-        self.accepting = False
+        """Stop taking jobs, drop the waiting ones; optionally wait for the running ones."""
         with self._lock:
+            self.accepting = False
+            waiting = self._waiting.drain()
             executor = self._executor
+        for _key, future in waiting:
+            future.cancel()
         if executor is not None:
             executor.shutdown(wait=wait, cancel_futures=True)
 

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,7 +18,7 @@ from jobs import kinds
 from jobs.models import Job, JobStatus
 from jobs.publish import publish_job
 from jobs.runner import WORKER_ID, runner
-from realtime_site.api import ServiceUnavailable
+from realtime_site.api import ApiError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,13 @@ class JobAlreadyFinished(Exception):
 
 class ServerShuttingDown(ServiceUnavailable):
     """This server stopped taking jobs (SIGTERM); another server, or a retry, will."""
+
+
+class TooManyJobs(ApiError):
+    """The owner already has JOBS_MAX_ACTIVE_PER_USER jobs queued or running."""
+
+    status = 429
+    retry_after = 10
 
 
 class JobNotResumable(Exception):
@@ -43,6 +52,21 @@ def job_start(
     """Create a queued job and hand it to this server's pool once the transaction commits."""
     if not runner.accepting:
         raise ServerShuttingDown("This server is shutting down; try again in a few seconds.")
+    with transaction.atomic():
+        # The owner's row lock serializes two starts of one user (PostgreSQL; SQLite's
+        # IMMEDIATE transactions serialize them anyway), so the cap cannot be raced past.
+        list(get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk"))
+        active = Job.objects.active().filter(owner_id=owner_id).count()
+        limit = settings.JOBS_MAX_ACTIVE_PER_USER
+        if active >= limit:
+            raise TooManyJobs(f"You already have {active} jobs queued or running (the limit is "
+                              f"{limit}); start this one when one of them has finished.")
+        return _create(kind=kind, owner_id=owner_id, title=title, params=params, total=total,
+                       resumed_from_id=resumed_from_id)
+
+
+def _create(*, kind: str, owner_id: int, title: str, params: dict[str, Any] | None,
+            total: int | None, resumed_from_id: Any) -> Job:
     job = Job.objects.create(
         kind=kind,
         owner_id=owner_id,
@@ -80,7 +104,7 @@ def jobs_held() -> Iterator[list[Job]]:
 
 def _submit(job: Job) -> None:
     publish_job(job)
-    if runner.submit(job.pk) is None:
+    if runner.submit(job.pk, job.owner_id) is None:
         job_interrupt(job_id=job.pk, reason="The server was shutting down; start the job again.")
 
 

@@ -17,6 +17,7 @@ class ApiError(Exception):
     with `status`, the message as the sentence and `extra` beside it."""
 
     status = 400
+    retry_after: int | None = None  # seconds, sent as Retry-After when set
 
     def __init__(self, message: str, status: int | None = None, **extra: Any) -> None:
         super().__init__(message)
@@ -25,7 +26,10 @@ class ApiError(Exception):
         self.extra = extra
 
     def response(self) -> JsonResponse:
-        return json_error(str(self), self.status, **self.extra)
+        response = json_error(str(self), self.status, **self.extra)
+        if self.retry_after is not None:
+            response["Retry-After"] = str(self.retry_after)
+        return response
 
 
 class ServiceUnavailable(ApiError):
@@ -34,11 +38,6 @@ class ServiceUnavailable(ApiError):
 
     status = 503
     retry_after = 5
-
-    def response(self) -> JsonResponse:
-        response = super().response()
-        response["Retry-After"] = str(self.retry_after)
-        return response
 
 
 def json_error(message: str, status: int, **extra: Any) -> JsonResponse:
@@ -86,6 +85,8 @@ def request_data(request: HttpRequest) -> dict[str, Any]:
             data = json.loads(request.body)
         except (ValueError, UnicodeDecodeError):
             raise BadRequest("The request body is not valid JSON.") from None
+        except RecursionError:  # the C decoder's answer to [[[[... thousands deep
+            raise BadRequest("The request body is nested too deeply.") from None
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.")
         return data

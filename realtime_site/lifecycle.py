@@ -7,6 +7,7 @@ import contextlib
 import sys
 from typing import Any
 
+from consumers import intake
 from jobs import process
 
 
@@ -33,6 +34,7 @@ def install() -> None:
     `daphne` app in every process that loads Django, but runs only in a server, so
     `callWhenRunning` is a no-op in tests, `manage.py` and workers.
     """
+    intake.install()
     reactor = sys.modules.get("twisted.internet.reactor")
     if reactor is None or reactor.running:
         return

@@ -21,6 +21,10 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG must be off when DJANGO_PRODUCTION=1: debug pages show settings and code."
+    )
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", required=PRODUCTION) or (
     "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
@@ -231,7 +235,8 @@ globals().update(mail_settings(_mail["backend"], _options, timeout=_timeout,
 
 # --- campaigns ------------------------------------------------------------------------------
 # Base of the absolute links in emails (no trailing slash).
-SITE_URL = (env_str("SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+# Required in production: without it every acceptance link would point at 127.0.0.1:8000.
+SITE_URL = (env_str("SITE_URL", "http://127.0.0.1:8000", required=PRODUCTION) or "").rstrip("/")
 CAMPAIGN_LINK_MAX_AGE = env_int("CAMPAIGN_LINK_MAX_AGE", 30 * 86400)  # seconds
 # Transport connections (one sender thread each) per running campaign.
 CAMPAIGN_CONNECTIONS = env_int("CAMPAIGN_CONNECTIONS", 4)
@@ -252,6 +257,14 @@ if JOBS_STALE_AFTER < 2 * JOBS_HEARTBEAT_INTERVAL:
         f"(got {JOBS_STALE_AFTER} and {JOBS_HEARTBEAT_INTERVAL})."
     )
 JOBS_RECENT_LIMIT = env_int("JOBS_RECENT_LIMIT", 50)
+# Per socket: frames a second a client may send, and a burst (beyond: closed with 4008);
+# at most one `sync` per interval; its user re-read at least this often while pushing.
+JOBS_WS_RATE = env_float("JOBS_WS_RATE", 10.0)
+JOBS_WS_BURST = env_float("JOBS_WS_BURST", 20.0)
+JOBS_WS_SYNC_INTERVAL = env_float("JOBS_WS_SYNC_INTERVAL", 1.0)
+JOBS_WS_RECHECK = env_float("JOBS_WS_RECHECK", 5.0)
+# Active (queued or running) jobs one user may have; beyond: 429 with Retry-After.
+JOBS_MAX_ACTIVE_PER_USER = env_int("JOBS_MAX_ACTIVE_PER_USER", 5)
 # A staff-only endpoint that starts the demonstration job; for tests and the demo only.
 JOBS_DEMO_ENDPOINT = env_bool("JOBS_DEMO_ENDPOINT", DEBUG)
 EXPORT_EXPIRY_HOURS = env_float("EXPORT_EXPIRY_HOURS", 24.0)

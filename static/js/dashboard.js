@@ -208,7 +208,7 @@ socket.addEventListener("ended", (event) => {
   const { job } = event.detail;
   announce(endSentence(job));
   announceJobEnded(job);
-  if (job.kind === "campaign") loadAgreements();
+  if (job.kind === "campaign" && $("#agreements")) loadAgreements();
 });
 
 // Relative expiry times ("in 23 hours") age without any message from the server.
@@ -337,7 +337,8 @@ if (demoButton) {
 const initial = JSON.parse($("#initial-jobs").textContent || "[]");
 socket.seed(initial);
 showAll(socket.list());
-loadTypes();
-loadAgreements();
+// The page only has the cards of what this user may start.
+if ($("#claim-types")) loadTypes();
+if ($("#agreements")) loadAgreements();
 socket.start();
 window.jobsSocket = socket; // for debugging from the console and for the browser tests

@@ -19,6 +19,7 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")  # what every real client sends; the Origin must match it
 
 
 @database_sync_to_async
@@ -34,7 +35,7 @@ def create(model, **fields):
 
 
 async def connect(user=None, origin=ORIGIN) -> tuple[WebsocketCommunicator, bool]:
-    headers = [origin] if origin else []
+    headers = [HOST, origin] if origin else [HOST]
     if user is not None:
         headers.append((b"cookie", await session_cookie(user)))
     communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=headers)

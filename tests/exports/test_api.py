@@ -27,7 +27,7 @@ def _client(user=None, *, csrf: bool = False) -> Client:
 def _finished_job(owner, *, content: bytes = b"PK\x03\x04 fake xlsx", expired: bool = False,
                   status: str = JobStatus.SUCCEEDED) -> Job:
     job = Job.objects.create(kind="export", owner=owner, title="Accident claims export",
-                             status=status)
+                             status=status, params={"claim_type": "accident", "format": "xlsx"})
     name = default_storage.save(f"exports/{job.pk}/accident-claims.xlsx", ContentFile(content))
     when = timezone.now() + (timedelta(minutes=-1) if expired else timedelta(hours=24))
     Job.objects.filter(pk=job.pk).update(result_file=name, result_name="accident-claims.xlsx",

@@ -64,6 +64,7 @@ def test_download_memory_stays_flat_under_daphne(server_inmemory, media_root, st
     size = 96 * 1024 * 1024
     job = Job.objects.create(kind="export", owner=staff_user, title="big",
                              status=JobStatus.SUCCEEDED, result_name="big.xlsx",
+                             params={"claim_type": "accident", "format": "xlsx"},
                              expires_at=timezone.now() + timezone.timedelta(hours=1))
     name = f"exports/{job.pk}/big-{uuid.uuid4().hex[:6]}.xlsx"
     path = Path(media_root, name)

@@ -79,6 +79,12 @@ class FleetDB:
                     superuser,
                 ),
             )
+            if staff:  # like tests.factories.make_user: staff are in both role groups
+                conn.execute(
+                    "INSERT INTO auth_user_groups (user_id, group_id) SELECT u.id, g.id "
+                    "FROM auth_user u, auth_group g WHERE u.username = %s AND g.name IN "
+                    "('Claims exporters', 'Reminder senders')", (username,),
+                )
         return username
 
     def job(self, job_id: str) -> dict:

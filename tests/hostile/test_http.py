@@ -141,6 +141,9 @@ BAD_BODIES = [
     ('{"steps": 5, "crash_at": [1]}', "application/json"),
     ('{"steps": "1' + "0" * 5000 + '"}', "application/json"),
     ("steps=abc&delay=0", "application/x-www-form-urlencoded"),
+    # Nested far past the decoder's recursion limit: RecursionError was a 500.
+    ("[" * 20_000 + "]" * 20_000, "application/json"),
+    ('{"steps": ' + "[" * 20_000 + "]" * 20_000 + "}", "application/json"),
     ('{"pad": "' + "x" * 70_000 + '"}', "application/json"),
 ]
 
@@ -175,6 +178,12 @@ EXPORT_BODIES = [
     {"claim_type": "__first__", "filters": [1, 2]},
     {"claim_type": "__first__", "filters": {"__class__": 1}},
     {"claim_type": "__first__", "filters": {"created__gte": "not a date"}},
+    # Values no database column holds: a 400 before the job, not a failed job.
+    {"claim_type": "__first__", "filters": {"car__year": 2**64}},
+    {"claim_type": "__first__", "filters": {"car__year__gte": -(2**70)}},
+    {"claim_type": "__first__", "filters": {"car__year__in": [1, 10**30]}},
+    # JSON text in a form field, nested too deep to decode.
+    {"claim_type": "__first__", "filters": "[" * 20_000 + "]" * 20_000},
 ]
 
 

@@ -128,3 +128,40 @@ def test_unknown_kind_fails_cleanly(owner):
     assert execute(str(job.pk)) == JobStatus.FAILED
     job.refresh_from_db()
     assert "Unknown job kind" in job.error
+
+
+def test_queued_jobs_are_served_by_owner_in_turn(owner, kind, settings):
+    """One user's queue of jobs does not hold back another user's job."""
+    settings.JOBS_WORKERS = 1
+    other = make_user()
+    started = []
+    busy = threading.Event()
+    gate = threading.Event()
+
+    def run(job, reporter):
+        started.append(job.title)
+        if job.title == "a0":
+            busy.set()
+            assert gate.wait(10)
+
+    name = kind("t-fair", run)
+    first = job_start(kind=name, owner_id=owner.pk, title="a0")
+    assert busy.wait(10)  # the one thread is busy with a0 from here on
+    jobs = [job_start(kind=name, owner_id=owner.pk, title=f"a{n}") for n in (1, 2, 3)]
+    jobs.append(job_start(kind=name, owner_id=other.pk, title="b1"))
+    gate.set()
+    for job in [first, *jobs]:
+        wait(job.pk)
+    assert started == ["a0", "a1", "b1", "a2", "a3"]
+
+
+def test_the_fair_queue_takes_owners_round_robin():
+    from concurrent.futures import Future
+
+    from jobs.runner import FairQueue
+
+    queue = FairQueue()
+    for owner, n in [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("c", 1), ("b", 2)]:
+        queue.put(owner, (f"{owner}{n}", Future()))
+    order = [queue.pop()[0] for _ in range(len(queue))]
+    assert order == ["a1", "b1", "c1", "a2", "b2", "a3"] and queue.pop() is None

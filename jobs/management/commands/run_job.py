@@ -33,6 +33,7 @@ from jobs.models import Job, JobStatus
 from jobs.process import run_foreground
 from jobs.progress import Reporter
 from jobs.snapshot import job_snapshot
+from realtime_site.api import ApiError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -142,8 +143,8 @@ class Command(BaseCommand):
 
         def create() -> Job:
             try:
-                return kind.command.start(owner.pk, options)
-            except StartRefused as exc:
+                return kind.command.start(owner, options)
+            except (StartRefused, ApiError) as exc:  # ApiError: e.g. too many active jobs
                 raise CommandError(str(exc), returncode=EXIT_USAGE) from None
 
         started: list[Job] = []
