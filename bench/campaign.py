@@ -79,13 +79,14 @@ class AioSink:
 
 def _smtp(port: int):
     from django.conf import settings
-    from django.test import override_settings
 
-    backend = "django.core.mail.backends.smtp.EmailBackend"
-    return override_settings(
-        MAIL_TRANSPORT_BACKEND=backend, EMAIL_HOST="127.0.0.1", EMAIL_PORT=port,
-        EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, EMAIL_HOST_USER="", EMAIL_HOST_PASSWORD="",
-        POST_OFFICE={**settings.POST_OFFICE, "BACKENDS": {"default": backend}},
+    from realtime_site.mail import transport_override
+
+    return transport_override(
+        "django.core.mail.backends.smtp.EmailBackend",
+        {"host": "127.0.0.1", "port": port, "use_tls": False, "use_ssl": False,
+         "username": "", "password": ""},
+        timeout=settings.MAIL_TIMEOUT,
     )
 
 

@@ -214,7 +214,12 @@ def test_syncs_beyond_one_a_second_are_answered_without_a_snapshot(alice):
 def test_deeply_nested_json_in_a_frame_is_an_error_frame(alice):
     _user, client = alice
     ws = _open(client)
+    # Python 3.11 raises RecursionError at this depth (not valid JSON); 3.12+ decodes it
+    # (not an object). Either is an error frame, never a 1011, and the socket stays open.
     ws.send("[" * 2000 + "]" * 2000)
     answer = ws.recv()
-    assert answer["type"] == "error" and "not valid JSON" in answer["error"]
+    assert answer["type"] == "error" and (
+        "not valid JSON" in answer["error"] or "JSON object" in answer["error"]), answer
+    ws.send({"action": "ping"})
+    assert ws.recv() == {"type": "pong"}
     ws.close()
