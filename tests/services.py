@@ -99,6 +99,24 @@ def _pg_bin(name: str) -> str | None:
     return None
 
 
+def _wait_accepting(url: str, *, timeout: float) -> None:
+    """An open port is not a ready server: until recovery ends, PostgreSQL answers every
+    connection with "the database system is starting up" (seen under load in CI). Connect
+    until one succeeds; each failed attempt returns at once, so this is the server's own pace."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=5) as conn:
+                conn.execute("SELECT 1")
+            return
+        except psycopg.OperationalError as exc:
+            if "starting up" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # the server gives no event to wait on; poll, bounded
+
+
 class Postgres:
     """A private PostgreSQL cluster in a temporary folder, or the server DATABASE_URL names."""
 
@@ -130,7 +148,9 @@ class Postgres:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_for_port("127.0.0.1", port, timeout=30, process=self.process)
-        return f"postgres://postgres@127.0.0.1:{port}/postgres"
+        url = f"postgres://postgres@127.0.0.1:{port}/postgres"
+        _wait_accepting(url, timeout=30)
+        return url
 
     def create_database(self, base_url: str, name: str) -> str:
         """Create an empty database next to base_url's and return its URL."""
