@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.utils import timezone
 
+from exports.pipeline import ahead, inline
+from exports.reading import export_rows, uses_cursor
 from exports.registry import export_type
-from exports.selectors import export_chunks, export_queryset
+from exports.selectors import export_queryset
 from exports.writers import column_widths, open_writer
 from jobs.kinds import JobOutcome
 from jobs.models import Job
@@ -24,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 KIND = "export"
 STORAGE_DIR = "exports"
+# Chunks the reader thread may hold ready (EXPORT_CHUNK_SIZE rows each, ~2 MB of Python
+# values at 2,000 rows): enough to smooth the database's pace, a bound on memory.
+READ_AHEAD = 1
 
 
 def temp_dir() -> Path:
@@ -47,6 +55,19 @@ def site_tz():
     return None if str(tz) in {"UTC", "Etc/UTC"} else tz
 
 
+def _first_rows(chunks: Iterator[list], rows: int) -> list[list]:
+    """The first chunks, enough of them for `rows` rows (at least one chunk)."""
+    first: list[list] = []
+    seen = 0
+    while not first or seen < rows:
+        batch = next(chunks, None)
+        if not batch:
+            break
+        first.append(batch)
+        seen += len(batch)
+    return first
+
+
 class _TempFile(File):
     """A finished temporary file: FileSystemStorage moves it instead of copying it."""
 
@@ -55,36 +76,61 @@ class _TempFile(File):
 
 
 def run_export(job: Job, reporter: Reporter) -> JobOutcome:
-    """Stream the rows in chunks into the file, report per chunk, save through storage."""
+    """Stream the rows in chunks into the file, report per chunk, save through storage.
+
+    With EXPORT_PIPELINE (default) the stages overlap (exports/pipeline.py): this thread
+    builds each chunk's XML or CSV, checks cancel and reports (only this thread touches the
+    Reporter), the writer's thread deflates and writes behind it and, on PostgreSQL, a reader
+    thread on its own connection and server-side cursor stays READ_AHEAD chunks ahead.
+    Not on SQLite: its module releases the GIL around every row's sqlite3_step, so a reader
+    thread beside a busy builder waits for the GIL once a row (convoy): 300,000 rows took
+    6.53 s with a reader thread, 5.48 s without (and 6.47 s with no thread at all).
+    psycopg releases it once per FETCH of EXPORT_CHUNK_SIZE rows.
+    """
     entry = export_type(job.params["claim_type"])
     fmt = job.params.get("format", "xlsx")
     filters = job.params.get("filters") or {}
     chunk = max(100, int(settings.EXPORT_CHUNK_SIZE))
+    # Rows only the caller's open transaction can see (a test inside one) must be read on its
+    # connection; a reader thread only where the read releases the GIL in long stretches.
+    threaded = bool(settings.EXPORT_PIPELINE) and not connection.in_atomic_block
+    read_ahead = threaded and uses_cursor(own_connection=True)
     reporter.set_message("Counting rows")
     total = export_queryset(entry=entry, filters=filters).count()
     reporter.set_total(total)
     path = temp_path(job.pk, fmt)
+
+    def read():
+        return export_rows(entry=entry, filters=filters, chunk_size=chunk,
+                           own_connection=read_ahead)
+
     writer = None
     try:
-        chunks = export_chunks(entry=entry, filters=filters, chunk_size=chunk)
-        # Widths before the first row, from the headers and the first chunk
-        # (docs/architecture.md, trap 9).
-        batch = next(chunks, [])
-        columns = entry.resolved
-        widths = column_widths(columns, batch[: settings.EXPORT_WIDTH_SAMPLE])
-        writer = open_writer(
-            fmt, str(path), engine=settings.EXPORT_XLSX_ENGINE, title=entry.title,
-            columns=columns, widths=widths, tz=site_tz(),
-            expected_rows=total, compresslevel=settings.EXPORT_XLSX_COMPRESSLEVEL,
-        )
-        while batch:
-            reporter.check_cancelled()
-            writer.write_rows(batch)
-            done = reporter.done + len(batch)
-            if done > (reporter.total or 0):  # rows added since the count
-                reporter.set_total(done)
-            reporter.advance(len(batch), message=f"Writing rows: {done:,} of {reporter.total:,}")
+        reading = (ahead(read, depth=READ_AHEAD, name=f"export-read-{job.pk}") if read_ahead
+                   else inline(read))
+        with reading as chunks:
+            # Widths before the first row, from the headers and the first EXPORT_WIDTH_SAMPLE
+            # rows (docs/architecture.md, trap 9), whatever the chunk size.
+            first = _first_rows(chunks, settings.EXPORT_WIDTH_SAMPLE)
+            columns = entry.resolved
+            widths = column_widths(columns, itertools.islice(itertools.chain(*first),
+                                                             settings.EXPORT_WIDTH_SAMPLE))
+            chunks = itertools.chain(first, chunks)
             batch = next(chunks, [])
+            writer = open_writer(
+                fmt, str(path), engine=settings.EXPORT_XLSX_ENGINE, title=entry.title,
+                columns=columns, widths=widths, tz=site_tz(), expected_rows=total,
+                compresslevel=settings.EXPORT_XLSX_COMPRESSLEVEL, background=threaded,
+            )
+            while batch:
+                reporter.check_cancelled()
+                writer.write_rows(batch)
+                done = reporter.done + len(batch)
+                if done > (reporter.total or 0):  # rows added since the count
+                    reporter.set_total(done)
+                reporter.advance(len(batch),
+                                 message=f"Writing rows: {done:,} of {reporter.total:,}")
+                batch = next(chunks, [])
         reporter.check_cancelled()
         writer.close()
         writer = None

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 from collections.abc import Callable, Iterable, Sequence
 from datetime import tzinfo
 
+from exports.pipeline import Behind
 from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, TEXT, ResolvedColumn
-from exports.xlsx import HEADER_FILL, ILLEGAL_XML, XlsxWriter, sheet_title, wall_clock
+from exports.xlsx import (
+    HEADER_FILL,
+    ILLEGAL_XML,
+    WRITE_BEHIND,
+    XlsxWriter,
+    sheet_title,
+    wall_clock,
+)
 
 FORMATS = ("xlsx", "csv")
 MIN_WIDTH, MAX_WIDTH = 6.0, 60.0
@@ -141,43 +150,84 @@ class OpenpyxlWriter:
             self.wb.close()
 
 
+def csv_row_function(columns: Sequence[ResolvedColumn], tz: tzinfo | None
+                     ) -> Callable[[Sequence[object]], tuple]:
+    """Generate `row(values) -> tuple`, the CSV spelling of `_converters(..., text=True)` in
+    one expression: a Python call per text cell (the formula guard) made CSV slower than the
+    xlsx (1,000,000 rows, SQLite: 18.4 s against 16.8 s)."""
+    namespace: dict = {"_F": FORMULA_START, "_str": str}  # isinstance(v, _str): any type
+    cells = []
+    for i, col in enumerate(columns):
+        v = f"v{i}"
+        if col.choices:
+            namespace[f"ch{i}"] = col.choices
+            cells.append(f"(None if {v} is None else ch{i}.get({v}, {v}))")
+        elif col.kind == TEXT:
+            cells.append(f"(\"'\" + {v} if isinstance({v}, _str) and {v}[:1] in _F else {v})")
+        elif col.kind == DATETIME:
+            namespace[f"dt{i}"] = lambda v, tz=tz: wall_clock(v, tz).isoformat(sep=" ")
+            cells.append(f"(None if {v} is None else dt{i}({v}))")
+        else:
+            cells.append(v)
+    names = ", ".join(f"v{i}" for i in range(len(columns))) + ("," if len(columns) == 1 else "")
+    source = f"def row(values):\n    {names} = values\n    return ({', '.join(cells)},)\n"
+    exec(compile(source, "<csv-row>", "exec"), namespace)  # noqa: S102 - source built above
+    return namespace["row"]
+
+
 class CsvWriter:
-    """UTF-8 with a BOM (so Excel detects the encoding), ISO dates, plain decimals."""
+    """UTF-8 with a BOM (so Excel detects the encoding), ISO dates, plain decimals.
+
+    Each batch is formatted into one string by the csv module and encoded at once; with
+    `background=True` a thread writes it to the file (exports/pipeline.py) while this one
+    formats the next.
+    """
 
     def __init__(self, path: str, *, columns: Sequence[ResolvedColumn], tz: tzinfo | None = None,
-                 **_ignored) -> None:
-        self._file = open(path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115
-        self._csv = csv.writer(self._file)
+                 background: bool = False, **_ignored) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close() or abort()
+        self._file.write("\ufeff".encode())
+        self._buffer = io.StringIO(newline="")
+        self._csv = csv.writer(self._buffer)
         self._csv.writerow([c.header for c in columns])
-        self._convert = _converters(columns, tz, text=True)
-        self._plain = all(c is None for c in self._convert)
+        self._convert = csv_row_function(columns, tz)
+        self._plain = all(c is None for c in _converters(columns, tz, text=True))
+        self._behind = (Behind(self._file.write, depth=WRITE_BEHIND, name="export-csv-write")
+                        if background else None)
+        self._write = self._behind.put if self._behind else self._file.write
         self.rows_written = 0
 
     def write_rows(self, rows: Iterable[Sequence[object]]) -> int:
-        convert = self._convert
-        if self._plain:
-            batch = list(rows)
-        else:
-            batch = [[v if c is None or v is None else c(v) for v, c in zip(r, convert,
-                                                                           strict=False)]
-                     for r in rows]
+        batch = list(rows) if self._plain else list(map(self._convert, rows))
         self._csv.writerows(batch)
+        self._write(self._buffer.getvalue().encode())
+        self._buffer.seek(0)
+        self._buffer.truncate()
         self.rows_written += len(batch)
         return len(batch)
 
     def close(self) -> None:
+        if self._buffer.tell():  # the header of an export without rows
+            self._write(self._buffer.getvalue().encode())
+        if self._behind is not None:
+            self._behind.close()
         self._file.close()
 
     def abort(self) -> None:
+        if self._behind is not None:
+            self._behind.abort()
         self._file.close()
 
 
 def open_writer(fmt: str, path: str, *, engine: str, title: str,
                 columns: Sequence[ResolvedColumn], widths: Sequence[float], tz: tzinfo | None,
-                expected_rows: int = 0, compresslevel: int = 1):
-    """The writer for a format and (for xlsx) an engine: "fast" or "openpyxl"."""
+                expected_rows: int = 0, compresslevel: int = 1, background: bool = False):
+    """The writer for a format and (for xlsx) an engine: "fast" or "openpyxl".
+
+    `background`: deflate/write in a thread of its own (the fast engine and CSV; openpyxl
+    writes its zip only at close, and its per-cell objects leave nothing to overlap)."""
     if fmt == "csv":
-        return CsvWriter(path, columns=columns, tz=tz)
+        return CsvWriter(path, columns=columns, tz=tz, background=background)
     if fmt != "xlsx":
         raise ValueError(f"unknown format {fmt!r}")
     if engine == "openpyxl":
@@ -185,6 +235,7 @@ def open_writer(fmt: str, path: str, *, engine: str, title: str,
     if engine != "fast":
         raise ValueError(f"EXPORT_XLSX_ENGINE={engine!r}: use 'fast' or 'openpyxl'")
     return XlsxWriter(path, title=title, columns=columns, widths=widths, tz=tz,
-                      expected_rows=expected_rows, compresslevel=compresslevel)
+                      expected_rows=expected_rows, compresslevel=compresslevel,
+                      background=background)
 
 

@@ -271,8 +271,9 @@ EXPORT_EXPIRY_HOURS = env_float("EXPORT_EXPIRY_HOURS", 24.0)
 EXPORT_X_ACCEL_REDIRECT = env_str("EXPORT_X_ACCEL_REDIRECT", "")  # e.g. "/protected-media/"
 # "fast": exports/xlsx.py, the streaming writer; "openpyxl": write-only openpyxl (bench/export.py).
 EXPORT_XLSX_ENGINE = env_str("EXPORT_XLSX_ENGINE", "fast")
-EXPORT_XLSX_COMPRESSLEVEL = env_int("EXPORT_XLSX_COMPRESSLEVEL", 1)  # zlib level of the xlsx zip
-EXPORT_CHUNK_SIZE = env_int("EXPORT_CHUNK_SIZE", 2000)  # rows per fetch, progress and cancel check
+EXPORT_XLSX_COMPRESSLEVEL = env_int("EXPORT_XLSX_COMPRESSLEVEL", 5)  # zlib level of the xlsx zip
+EXPORT_CHUNK_SIZE = env_int("EXPORT_CHUNK_SIZE", 1000)  # rows per fetch, progress and cancel check
+EXPORT_PIPELINE = env_bool("EXPORT_PIPELINE", True)  # read / build / deflate in 3 threads
 EXPORT_WIDTH_SAMPLE = env_int("EXPORT_WIDTH_SAMPLE", 2000)  # rows that decide column widths
 EXPORT_TMP_DIR = Path(env_str("EXPORT_TMP_DIR", str(VAR_DIR / "tmp" / "exports")))
 EXPORT_CLEANUP_INTERVAL = env_float("EXPORT_CLEANUP_INTERVAL", 600.0)  # seconds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import threading
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -11,6 +12,8 @@ from zoneinfo import ZoneInfo
 from django.core.management import call_command
 
 from exports.models import AccidentClaim, Car, WarrantyClaim
+from jobs.progress import Reporter
+from jobs.services import job_cancel
 
 _seq = itertools.count(1)
 PARIS = ZoneInfo("Europe/Paris")
@@ -73,3 +76,23 @@ def export_now(*, owner_id: int, reporter_factory=None, **start):
 
     return run_foreground(create=lambda: export_start(owner_id=owner_id, **start),
                           reporter_factory=reporter_factory)
+
+
+
+def export_threads() -> list[str]:
+    """The names of the export's helper threads alive now (reader, deflater)."""
+    return [t.name for t in threading.enumerate() if t.name.startswith("export-")]
+
+
+class CancelAfterFirstChunk(Reporter):
+    """The owner presses cancel while the first chunk is being written; `notes["threads"]`
+    records the export threads alive at that moment."""
+
+    def __init__(self, job):
+        super().__init__(job, interval=0)
+
+    def advance(self, n=1, message=None):
+        super().advance(n, message)
+        if self.done == n:
+            self.notes["threads"] = export_threads()
+            job_cancel(job_id=self.job_id)

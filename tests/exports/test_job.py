@@ -23,9 +23,13 @@ from exports.services import (
     exports_cleanup,
 )
 from jobs.models import Job, JobStatus
-from jobs.progress import Reporter
-from jobs.services import JobNotResumable, job_cancel
-from tests.exports.factories import export_now, make_accidents, make_warranties
+from jobs.services import JobNotResumable
+from tests.exports.factories import (
+    CancelAfterFirstChunk,
+    export_now,
+    make_accidents,
+    make_warranties,
+)
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -100,18 +104,6 @@ def test_filters_export_only_matching_rows():
 def test_bad_filters_are_refused(filters):
     with pytest.raises(ExportInvalid):
         export_params(claim_type="accident", filters=filters)
-
-
-class CancelAfterFirstChunk(Reporter):
-    """The owner presses cancel while the first chunk is being written."""
-
-    def __init__(self, job):
-        super().__init__(job, interval=0)
-
-    def advance(self, n=1, message=None):
-        super().advance(n, message)
-        if self.done == n:
-            job_cancel(job_id=self.job_id)
 
 
 def test_cancel_mid_export_leaves_no_file_behind(settings):
