@@ -244,6 +244,12 @@ CAMPAIGN_CHUNK_SIZE = env_int("CAMPAIGN_CHUNK_SIZE", 50)
 # Many servers cap messages per SMTP session (often 100); start a new session before that.
 CAMPAIGN_MESSAGES_PER_CONNECTION = env_int("CAMPAIGN_MESSAGES_PER_CONNECTION", 1000)
 CAMPAIGN_MAX_CONNECT_FAILURES = env_int("CAMPAIGN_MAX_CONNECT_FAILURES", 5)
+# A new campaign for the same agreement version skips users reminded less than this many
+# seconds ago, unless its starter asks to include them (campaigns/services.py).
+CAMPAIGN_RESEND_AFTER = env_float("CAMPAIGN_RESEND_AFTER", 24 * 3600.0)
+# Messages per second per campaign across its connections (0: no cap) and the 4xx
+# throttling back-off: campaigns/dispatch/ owns these.
+CAMPAIGN_MAX_RATE = env_float("CAMPAIGN_MAX_RATE", 0.0)
 
 # --- jobs -----------------------------------------------------------------------------------
 JOBS_WORKERS = env_int("JOBS_WORKERS", 2)
