@@ -16,6 +16,7 @@ from django.utils import timezone
 from post_office import mail
 from post_office.utils import create_attachments
 
+from campaigns.dispatch.render import one_line
 from campaigns.models import Campaign, Recipient, RecipientStatus
 from jobs.models import Job
 from realtime_site.mail import transport_connection
@@ -89,8 +90,9 @@ def campaign_summary_send(*, job_id: Any, status: str | None = None, error: str 
         # (docs/architecture.md, trap 7).
         email = mail.create(
             settings.DEFAULT_FROM_EMAIL, [owner_email],
-            subject=f"Campaign {status}: {counts['sent']} sent, {counts['failed']} failed "
-                    f"({campaign.agreement.title})",
+            # One line: a CR/LF here would be a BadHeaderError at dispatch, the email lost.
+            subject=one_line(f"Campaign {status}: {counts['sent']} sent, "
+                             f"{counts['failed']} failed ({campaign.agreement.title})"),
             message=render_to_string("campaigns/email/summary.txt", context),
             priority="now", commit=True,
         )

@@ -250,6 +250,11 @@ CAMPAIGN_RESEND_AFTER = env_float("CAMPAIGN_RESEND_AFTER", 24 * 3600.0)
 # Messages per second per campaign across its connections (0: no cap) and the 4xx
 # throttling back-off: campaigns/dispatch/ owns these.
 CAMPAIGN_MAX_RATE = env_float("CAMPAIGN_MAX_RATE", 0.0)
+# After a 4xx answer an email waits CAMPAIGN_THROTTLE_BACKOFF seconds, doubled per answer (at
+# most 30 s, +0-25 % jitter), and is tried again up to CAMPAIGN_THROTTLE_RETRIES times; then it
+# fails, retryable. Defaults: 1, 2, 4, 8, 16, 30 s, about a minute.
+CAMPAIGN_THROTTLE_BACKOFF = env_float("CAMPAIGN_THROTTLE_BACKOFF", 1.0)
+CAMPAIGN_THROTTLE_RETRIES = env_int("CAMPAIGN_THROTTLE_RETRIES", 6)
 
 # --- jobs -----------------------------------------------------------------------------------
 JOBS_WORKERS = env_int("JOBS_WORKERS", 2)

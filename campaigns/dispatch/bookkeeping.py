@@ -63,6 +63,8 @@ class Bookkeeping:
                 claimed = cursor.rowcount == 1
         return claimed
 
-    def release(self, recipient_id: int) -> None:
-        """Give a claimed recipient back (it was never sent), so a resume does not flag it."""
-        Recipient.objects.filter(pk=recipient_id).update(status=RecipientStatus.PENDING)
+    def release(self, recipient_id: int, *, maybe_duplicate: bool = False) -> None:
+        """Give a claimed recipient back, not sent by this run, so a resume does not flag it
+        unless an earlier try may have reached the server (`maybe_duplicate`)."""
+        flag = {"maybe_duplicate": True} if maybe_duplicate else {}
+        Recipient.objects.filter(pk=recipient_id).update(status=RecipientStatus.PENDING, **flag)

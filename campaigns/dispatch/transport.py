@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import random
 import smtplib
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage
 
-from campaigns.dispatch.values import Item, Outcome, Stats
+from campaigns.dispatch.pace import Pace
+from campaigns.dispatch.values import Item, Outcome, Stats, Stopped
 from realtime_site.mail import transport_connection
 
 logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0  # seconds: one wait after a throttling answer
 
 
 class TransportUnavailable(Exception):
@@ -55,6 +59,37 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+def _codes(exc: BaseException) -> list[int]:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return [int(code or 0) for code, _text in exc.recipients.values()]
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return [int(exc.smtp_code or 0)]
+    return []
+
+
+def _throttled(exc: BaseException) -> bool:
+    """A 4xx answer (421 4.7.0, 450, 451 4.7.1 "rate limited, try later"...), to the greeting,
+    MAIL, RCPT or DATA: the server did not take the message and asks for it later.
+
+    Every 4xx, not only 4.7.x: RFC 5321 makes any of them "not now, the same command may
+    succeed later", and relays word their rate limits many ways. Refused, so never delivered.
+    """
+    codes = _codes(exc)
+    return bool(codes) and all(400 <= code < 500 for code in codes)
+
+
+def backoff(waited: int) -> float:
+    """Seconds before the next try of an email that got `waited` + 1 throttling answers.
+
+    CAMPAIGN_THROTTLE_BACKOFF doubled per answer, at most MAX_BACKOFF, plus up to a quarter
+    more so that connections throttled together do not come back in step. With the defaults
+    (1 s, 6 tries): 1, 2, 4, 8, 16, 30 s, about a minute in all, the longest window relays
+    usually count in (per second, then per minute); after that the email fails, retryable.
+    """
+    seconds = min(MAX_BACKOFF, settings.CAMPAIGN_THROTTLE_BACKOFF * 2 ** waited)
+    return seconds * (1 + random.random() / 4)
+
+
 def _closes_session(exc: BaseException) -> bool:
     return isinstance(exc, smtplib.SMTPRecipientsRefused) and any(
         code == 421 for code, _text in exc.recipients.values())
@@ -63,9 +98,10 @@ def _closes_session(exc: BaseException) -> bool:
 class Transport:
     """One worker's reused connection to the mail transport."""
 
-    def __init__(self, stats: Stats, pool: Pool) -> None:
+    def __init__(self, stats: Stats, pool: Pool, pace: Pace) -> None:
         self.stats = stats
         self.pool = pool
+        self.pace = pace
         self.backend: Any = None
         self.messages = 0
 
@@ -74,7 +110,8 @@ class Transport:
         try:
             backend.open()
         except Exception as exc:
-            self.pool.connect_failed(exc)
+            if not _throttled(exc):  # a 4xx greeting ("too many connections"): it is up
+                self.pool.connect_failed(exc)
             raise
         self.pool.connect_succeeded()
         self.stats.add("connections")
@@ -89,7 +126,7 @@ class Transport:
                 logger.debug("closing a broken mail connection failed", exc_info=True)
             self.backend = None
 
-    def send(self, msg: EmailMultiAlternatives) -> None:
+    def send(self, msg: EmailMessage) -> None:
         if self.backend is not None and self.messages >= settings.CAMPAIGN_MESSAGES_PER_CONNECTION:
             self.drop()  # many servers cap messages per session; start a fresh one first
         if self.backend is None:
@@ -97,36 +134,52 @@ class Transport:
         self.messages += 1
         self.backend.send_messages([msg])
 
-    def deliver(self, msg: EmailMultiAlternatives, item: Item) -> Outcome:
-        """Send once; on a connection error reconnect and send once more."""
-        try:
-            self.send(msg)
-            return Outcome(item.recipient_id, item.mail_id, True,
-                           maybe_duplicate=item.maybe_duplicate)
-        except Exception as exc:
-            if not _is_connection_error(exc):
-                if _closes_session(exc):
-                    self.drop()  # smtplib closed the socket itself (421 to RCPT)
-                reason, retryable = _describe(exc)
-                return Outcome(item.recipient_id, item.mail_id, False, reason,
-                               type(exc).__name__, retryable, maybe_duplicate=item.maybe_duplicate)
-            first = exc
-        # The connection broke. If it broke after the end of DATA the server may already
-        # have queued the message: the retry can then deliver it twice (flagged).
-        maybe_duplicate = item.maybe_duplicate or self.backend is not None
-        self.drop()
-        self.stats.add("reconnects")
-        try:
-            self.send(msg)
-            return Outcome(item.recipient_id, item.mail_id, True, attempts=2,
-                           maybe_duplicate=maybe_duplicate)
-        except Exception as exc:
-            lost = _is_connection_error(exc)
-            if lost:
+    def deliver(self, msg: EmailMessage, item: Item) -> Outcome:
+        """Send (the caller took the pace's turn); a throttling answer is waited out and tried
+        again (`backoff`), a lost connection is reopened and tried once more.
+
+        Raises Stopped when the campaign stopped while the email waited for another try.
+        """
+        maybe_duplicate = item.maybe_duplicate
+        attempts = waited = 0
+        first: BaseException | None = None  # the connection error that made it reconnect
+        while True:
+            attempts += 1
+            try:
+                self.send(msg)
+                return Outcome(item.recipient_id, item.mail_id, True, attempts=attempts,
+                               maybe_duplicate=maybe_duplicate)
+            except Exception as exc:
+                error = exc
+            if _throttled(error):
+                if 421 in _codes(error):
+                    self.drop()  # smtplib closed the session itself
+                self.stats.add("throttled")
+                if waited >= settings.CAMPAIGN_THROTTLE_RETRIES:
+                    break
+                delay = backoff(waited)
+                waited += 1
+            elif _is_connection_error(error) and first is None:
+                # The connection broke. If it broke after the end of DATA the server may
+                # already have queued the message: the retry can then deliver it twice
+                # (flagged).
+                maybe_duplicate = maybe_duplicate or self.backend is not None
                 self.drop()
-            reason, retryable = _describe(exc)
-            return Outcome(item.recipient_id, item.mail_id, False,
-                           f"{reason} (after reconnecting; first error: "
-                           f"{type(first).__name__}: {first})"[:1000],
-                           type(exc).__name__, retryable or lost, attempts=2,
-                           maybe_duplicate=maybe_duplicate)
+                self.stats.add("reconnects")
+                first, delay = error, 0.0
+            else:
+                break
+            if not self.pace.turn(delay):
+                raise Stopped(maybe_duplicate)
+        lost = _is_connection_error(error)
+        if lost or _closes_session(error):
+            self.drop()
+        reason, retryable = _describe(error)
+        if waited:
+            reason = f"{reason} (still refused after {waited} waits)"
+        if first is not None:
+            reason = (f"{reason} (after reconnecting; first error: "
+                      f"{type(first).__name__}: {first})")
+        return Outcome(item.recipient_id, item.mail_id, False, reason[:1000],
+                       type(error).__name__, retryable or lost, attempts=attempts,
+                       maybe_duplicate=maybe_duplicate)

@@ -1,7 +1,8 @@
-"""A real SMTP server (aiosmtpd) for tests and the benchmark: counts, refuses, drops.
+"""A real SMTP server (aiosmtpd) for tests and the benchmark: counts, refuses, drops, throttles.
 
 In-process: `Sink(refuse={...}, drop_once={...}).start()`. As a process (bench):
-`python -m tests.campaigns.sink --port P`; SIGTERM prints {"connections", "messages"} as JSON.
+`python -m tests.campaigns.sink --port P [--latency-ms 20]`; SIGTERM prints {"connections",
+"messages", "received_at"} as JSON.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import json
 import signal
 import threading
+import time
 from collections import Counter
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -20,11 +22,24 @@ from aiosmtpd.smtp import SMTP
 
 from tests.services import free_port
 
+THROTTLE_REPLY = "451 4.7.1 Rate limited, try later"
+
 
 class Handler:
     def __init__(self, *, refuse: set[str], drop_once: set[str], delay: float, keep: bool,
-                 hold_after: int | None = None) -> None:
+                 hold_after: int | None = None, latency: float = 0.0, throttle: int = 0,
+                 throttle_reply: str = THROTTLE_REPLY, throttle_at: str = "RCPT") -> None:
         self.refuse = {a.lower() for a in refuse}
+        # Every reply waits this long, as a remote relay's would (one round trip).
+        self.latency = latency
+        # The first `throttle` transactions are answered `throttle_reply` at RCPT or at the
+        # end of DATA (then the message is not kept).
+        self.throttle = throttle
+        self.throttle_reply = throttle_reply
+        self.throttle_at = throttle_at
+        self.throttled: list[str] = []
+        # time.monotonic() of each accepted message, in order.
+        self.received_at: list[float] = []
         # After this many messages, DATA gets no reply until release(): the client waits
         # inside its SMTP exchange, as a killed process would have been.
         self.hold_after = hold_after
@@ -40,11 +55,19 @@ class Handler:
         self.dropped: list[str] = []
         self.delivered = threading.Condition()
 
+    def _throttled(self, address: str) -> str:
+        with self.delivered:
+            self.throttled.append(address)
+            self.delivered.notify_all()
+        return self.throttle_reply
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         lowered = address.lower()
         if lowered in self.refuse:
             self.refused[lowered] += 1
             return "550 5.1.1 No such user here"
+        if self.throttle_at == "RCPT" and len(self.throttled) < self.throttle:
+            return self._throttled(lowered)
         if lowered in self.drop_once:
             self.drop_once.discard(lowered)
             self.dropped.append(lowered)
@@ -56,6 +79,8 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.throttle_at == "DATA" and len(self.throttled) < self.throttle:
+            return self._throttled(envelope.rcpt_tos[0].lower())
         if self.hold_after is not None and self.count >= self.hold_after:
             if self._release is None:
                 self._release = asyncio.Event()
@@ -66,6 +91,7 @@ class Handler:
             return "451 4.3.0 Held and never accepted"
         with self.delivered:
             self.count += 1
+            self.received_at.append(time.monotonic())
             if self.keep:
                 self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
                                       envelope.original_content or envelope.content))
@@ -78,6 +104,14 @@ class _CountingSMTP(SMTP):
         self.event_handler.connections += 1
         super().connection_made(transport)
 
+    async def push(self, status):
+        # The last line of each reply waits (a multi-line EHLO reply waits once, like one
+        # packet from a remote server would).
+        line = status if isinstance(status, str) else status.decode("ascii", "replace")
+        if self.event_handler.latency and line[3:4] != "-":
+            await asyncio.sleep(self.event_handler.latency)
+        await super().push(status)
+
 
 class _Controller(Controller):
     def factory(self):
@@ -89,9 +123,12 @@ class Sink:
 
     def __init__(self, *, refuse: set[str] = frozenset(), drop_once: set[str] = frozenset(),
                  delay: float = 0.0, keep: bool = True, port: int | None = None,
-                 hold_after: int | None = None) -> None:
+                 hold_after: int | None = None, latency: float = 0.0, throttle: int = 0,
+                 throttle_reply: str = THROTTLE_REPLY, throttle_at: str = "RCPT") -> None:
         self.handler = Handler(refuse=set(refuse), drop_once=set(drop_once), delay=delay,
-                               keep=keep, hold_after=hold_after)
+                               keep=keep, hold_after=hold_after, latency=latency,
+                               throttle=throttle, throttle_reply=throttle_reply,
+                               throttle_at=throttle_at)
         self.port = port or free_port()
         self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port,
                                       ready_timeout=10)
@@ -114,6 +151,11 @@ class Sink:
         with self.handler.delivered:
             return self.handler.delivered.wait_for(lambda: self.handler.held >= count, timeout)
 
+    def wait_throttled(self, count: int, timeout: float = 30) -> bool:
+        with self.handler.delivered:
+            return self.handler.delivered.wait_for(
+                lambda: len(self.handler.throttled) >= count, timeout)
+
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
@@ -135,8 +177,10 @@ class Sink:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="delay every reply by this much, as a remote relay would")
     args = parser.parse_args()
-    sink = Sink(port=args.port, keep=False).start()
+    sink = Sink(port=args.port, keep=False, latency=args.latency_ms / 1000).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("ready", flush=True)
@@ -144,7 +188,8 @@ def main() -> None:
         pass
     sink.stop()
     print(json.dumps({"connections": sink.handler.connections,
-                      "messages": sink.handler.count}), flush=True)
+                      "messages": sink.handler.count, "received_at": sink.handler.received_at}),
+          flush=True)
 
 
 if __name__ == "__main__":
