@@ -110,7 +110,9 @@ class Transport:
         try:
             backend.open()
         except Exception as exc:
-            if not _throttled(exc):  # a 4xx greeting ("too many connections"): it is up
+            # A 4xx greeting ("421 too many connections") is a throttle: the server is up.
+            # Any other failure counts, 4xx to STARTTLS or AUTH too (a setup that never works).
+            if not (isinstance(exc, smtplib.SMTPConnectError) and _throttled(exc)):
                 self.pool.connect_failed(exc)
             raise
         self.pool.connect_succeeded()

@@ -30,6 +30,9 @@ class Handler:
                  hold_after: int | None = None, latency: float = 0.0, throttle: int = 0,
                  throttle_reply: str = THROTTLE_REPLY, throttle_at: str = "RCPT") -> None:
         self.refuse = {a.lower() for a in refuse}
+        # The next `busy_greetings` connections are greeted 421 and closed (set it once
+        # started: the Controller's own probe connection would take one).
+        self.busy_greetings = 0
         # Every reply waits this long, as a remote relay's would (one round trip).
         self.latency = latency
         # The first `throttle` transactions are answered `throttle_reply` at RCPT or at the
@@ -103,6 +106,18 @@ class _CountingSMTP(SMTP):
     def connection_made(self, transport):
         self.event_handler.connections += 1
         super().connection_made(transport)
+
+    async def _handle_client(self):
+        handler = self.event_handler
+        if handler.busy_greetings > 0:
+            handler.busy_greetings -= 1
+            with handler.delivered:
+                handler.throttled.append("(greeting)")
+                handler.delivered.notify_all()
+            await self.push("421 4.7.0 Too many connections, try later")
+            self.transport.close()
+            return
+        await super()._handle_client()
 
     async def push(self, status):
         # The last line of each reply waits (a multi-line EHLO reply waits once, like one

@@ -109,6 +109,23 @@ def test_throttling_answers_are_waited_out_and_counted_not_failed(
         assert dispatcher.stats.connections >= settings.CAMPAIGN_CONNECTIONS + 8
 
 
+def test_a_busy_greeting_is_a_throttle_not_an_unreachable_server(
+        settings, sink_factory, smtp_settings, dispatchers):
+    settings.CAMPAIGN_THROTTLE_BACKOFF = 0.01
+    settings.CAMPAIGN_THROTTLE_RETRIES = 10
+    # More 421 greetings than CAMPAIGN_MAX_CONNECT_FAILURES in a row: not a reason to stop.
+    busy = settings.CAMPAIGN_MAX_CONNECT_FAILURES + 3
+    sink = sink_factory()
+    sink.handler.busy_greetings = busy
+    owner, agreement, addresses = make_audience(20, owner_email=OWNER)
+    with smtp_settings(sink):
+        job = job_ended(campaign_start(owner_id=owner.pk, agreement_id=agreement.pk))
+        assert sink.wait_for(21, timeout=20)
+    assert (job.status, job.done, job.failed) == ("succeeded", 20, 0), job.error
+    assert set(sink.recipients()) >= set(addresses)
+    assert dispatchers[0].stats.throttled == busy
+
+
 def test_an_email_still_throttled_after_every_wait_fails_retryable(
         settings, sink_factory, smtp_settings, dispatchers):
     settings.CAMPAIGN_THROTTLE_BACKOFF = 0.01
