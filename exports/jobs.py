@@ -119,7 +119,7 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
             batch = next(chunks, [])
             writer = open_writer(
                 fmt, str(path), engine=settings.EXPORT_XLSX_ENGINE, title=entry.title,
-                columns=columns, widths=widths, tz=site_tz(), expected_rows=total,
+                columns=columns, widths=widths, tz=site_tz(),
                 compresslevel=settings.EXPORT_XLSX_COMPRESSLEVEL, background=threaded,
             )
             while batch:

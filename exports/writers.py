@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import tzinfo
 
@@ -16,9 +17,12 @@ from exports.pipeline import Behind
 from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, TEXT, ResolvedColumn
 from exports.xlsx import (
     HEADER_FILL,
-    ILLEGAL_XML,
+    MAX_SHEET_ROWS,
     WRITE_BEHIND,
     XlsxWriter,
+    excel_number_text,
+    excel_text,
+    numbered_sheet_title,
     sheet_title,
     wall_clock,
 )
@@ -30,6 +34,16 @@ MIN_WIDTH, MAX_WIDTH = 6.0, 60.0
 # turns any str starting with "=" into a formula; CSV has no types, so a leading apostrophe,
 # which Excel and LibreOffice read as "this is text", is the only defence.
 FORMULA_START = frozenset("=+-@\t\r")
+# ...and not only at the start. The CSV is comma-separated, but Excel opens a .csv with the
+# locale's list separator, often ";", and then splits every line at each ";" - quotes count
+# only at the start of a piece (LibreOffice: a ';' reader of `"x;=1+1",2` makes a formula of
+# `=1+1",2`). Such a reader also ends the row at a line break inside a quoted field. So a
+# formula character is neutralised wherever a cell can start: at the start of the text, and
+# after each ";", tab, CR and LF, behind any double quotes (OWASP "CSV injection": mind the
+# separator and quotes, not only the first character). "," needs nothing: the csv module
+# quotes a field with ",", and a "," reader honours quotes at every field start.
+_CSV_CELL_START = re.compile(r'(?<=[;\t\r\n])(?="*[=+\-@\t\r])')
+_CSV_RISKY = re.compile(r'[;\t\r\n]"*[=+\-@\t\r]').search
 _FIXED_WIDTH = {DATE: 10, DATETIME: 16, BOOL: 5}
 
 
@@ -56,6 +70,15 @@ def column_widths(columns: Sequence[ResolvedColumn], sample: Iterable[Sequence[o
     return [min(MAX_WIDTH, max(MIN_WIDTH, w)) for w in widths]
 
 
+def csv_text(value: str) -> str:
+    """Text a spreadsheet opening the CSV will not run as a formula, whichever separator it
+    splits on: a leading apostrophe, which Excel and LibreOffice read as "this is text", at
+    every place a cell could start (FORMULA_START)."""
+    if value[:1] in FORMULA_START:
+        value = "'" + value
+    return _CSV_CELL_START.sub("'", value) if _CSV_RISKY(value) else value
+
+
 def _converters(columns: Sequence[ResolvedColumn], tz: tzinfo | None, *, text: bool
                 ) -> list[Callable[[object], object] | None]:
     """Per column: a function that makes a DB value writable (None: keep it as it is)."""
@@ -64,7 +87,7 @@ def _converters(columns: Sequence[ResolvedColumn], tz: tzinfo | None, *, text: b
         if col.choices:
             out.append(lambda v, ch=col.choices: ch.get(v, v))
         elif text and col.kind == TEXT:
-            out.append(lambda v: "'" + v if isinstance(v, str) and v[:1] in FORMULA_START else v)
+            out.append(lambda v: csv_text(v) if isinstance(v, str) else v)
         elif col.kind == DATETIME:
             if text:
                 out.append(lambda v: wall_clock(v, tz).isoformat(sep=" ") if v is not None else v)
@@ -76,47 +99,75 @@ def _converters(columns: Sequence[ResolvedColumn], tz: tzinfo | None, *, text: b
 
 
 class OpenpyxlWriter:
-    """openpyxl write-only mode (lxml when installed): the reference engine."""
+    """openpyxl write-only mode (lxml when installed): the reference engine. It keeps the fast
+    writer's rules: the same text (excel_text), numbers Excel cannot hold as text, and a new
+    sheet, "<title> (2)", every `max_rows` data rows."""
 
     def __init__(self, path: str, *, title: str, columns: Sequence[ResolvedColumn],
-                 widths: Sequence[float], tz: tzinfo | None = None, **_ignored) -> None:
+                 widths: Sequence[float], tz: tzinfo | None = None,
+                 max_rows: int = MAX_SHEET_ROWS, **_ignored) -> None:
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.styles import Font, PatternFill
         from openpyxl.utils import get_column_letter
 
+        if not 1 <= max_rows <= MAX_SHEET_ROWS:
+            raise ValueError(f"max_rows must be 1..{MAX_SHEET_ROWS:,}, not {max_rows:,}")
         self.path = path
         self.columns = list(columns)
+        self.title = sheet_title(title)
+        self.max_rows = max_rows
+        self.widths = list(widths)
         self.wb = Workbook(write_only=True)
-        self.ws = self.wb.create_sheet(title=sheet_title(title))
-        # docs/architecture.md, trap 9: widths and the frozen pane before the first row, or
-        # they are ignored.
-        for i, width in enumerate(widths, 1):
-            self.ws.column_dimensions[get_column_letter(i)].width = width
-        self.ws.freeze_panes = "A2"
-        bold, fill = Font(bold=True), PatternFill("solid", fgColor=HEADER_FILL)
-        header = []
-        for col in self.columns:
-            cell = WriteOnlyCell(self.ws, value=col.header)
-            cell.font, cell.fill = bold, fill
-            header.append(cell)
-        self.ws.append(header)
         self._cell = WriteOnlyCell
-        self._convert = [self._text if c.kind == TEXT and not c.choices else conv
-                         for c, conv in zip(self.columns, _converters(self.columns, tz, text=False),
-                                            strict=True)]
+        self._letter = get_column_letter
+        self._header_style = Font(bold=True), PatternFill("solid", fgColor=HEADER_FILL)
+        self._convert = [self._converter(c, tz) for c in self.columns]
         # Only cells with a number format need a styled cell object: they cost ~3x a plain value.
         self._formats = [c.number_format if c.kind in (DECIMAL, INT, FLOAT, DATE, DATETIME)
                          else None for c in self.columns]
         self.rows_written = 0
         self._last_col = get_column_letter(len(self.columns))
+        self._sheets = 0
+        self._new_sheet()
+
+    def _new_sheet(self) -> None:
+        if self._sheets:  # the finished sheet's autofilter, over its own rows
+            self.ws.auto_filter.ref = f"A1:{self._last_col}{self._sheet_rows + 1}"
+        self._sheets += 1
+        self.ws = self.wb.create_sheet(title=numbered_sheet_title(self.title, self._sheets))
+        self._sheet_rows = 0
+        # docs/architecture.md, trap 9: widths and the frozen pane before the first row, or
+        # they are ignored.
+        for i, width in enumerate(self.widths, 1):
+            self.ws.column_dimensions[self._letter(i)].width = width
+        self.ws.freeze_panes = "A2"
+        bold, fill = self._header_style
+        header = []
+        for col in self.columns:
+            cell = self._cell(self.ws, value=excel_text(col.header))
+            cell.font, cell.fill = bold, fill
+            header.append(cell)
+        self.ws.append(header)
+
+    def _converter(self, col: ResolvedColumn, tz: tzinfo | None
+                   ) -> Callable[[object], object] | None:
+        if col.choices:
+            return lambda v, ch=col.choices: self._text(ch.get(v, v))
+        if col.kind == TEXT:
+            return self._text
+        if col.kind in (FLOAT, DECIMAL):
+            return lambda v: excel_number_text(v) or v
+        if col.kind == DATETIME:
+            return lambda v: wall_clock(v, tz)
+        return None
 
     def _text(self, value: object) -> object:
         if not isinstance(value, str):
             return value
-        # openpyxl raises IllegalCharacterError on control characters: one bad description
-        # would fail the whole export. Drop them, as the fast writer does.
-        value = ILLEGAL_XML.sub("", value)
+        # The fast writer's text rules (exports/xlsx.py, excel_text): openpyxl would raise
+        # IllegalCharacterError on a control character and leave "_x0041_" to be decoded.
+        value = excel_text(value)
         if value[:1] != "=":
             return value
         cell = self._cell(self.ws, value=value)
@@ -124,25 +175,29 @@ class OpenpyxlWriter:
         return cell
 
     def write_rows(self, rows: Iterable[Sequence[object]]) -> int:
-        ws, cell_cls, convert, formats = self.ws, self._cell, self._convert, self._formats
+        cell_cls, convert, formats = self._cell, self._convert, self._formats
         n = 0
         for values in rows:
+            if self._sheet_rows >= self.max_rows:
+                self._new_sheet()
+            ws = self.ws
             out = []
             for value, conv, fmt in zip(values, convert, formats, strict=False):
                 if conv is not None and value is not None:
                     value = conv(value)
-                if fmt and value is not None:
+                if fmt and value is not None and not isinstance(value, str):  # text: NaN, inf
                     cell = cell_cls(ws, value=value)
                     cell.number_format = fmt
                     value = cell
                 out.append(value)
             ws.append(out)
+            self._sheet_rows += 1
             n += 1
         self.rows_written += n
         return n
 
     def close(self) -> None:
-        self.ws.auto_filter.ref = f"A1:{self._last_col}{self.rows_written + 1}"
+        self.ws.auto_filter.ref = f"A1:{self._last_col}{self._sheet_rows + 1}"
         self.wb.save(self.path)
 
     def abort(self) -> None:
@@ -155,7 +210,8 @@ def csv_row_function(columns: Sequence[ResolvedColumn], tz: tzinfo | None
     """Generate `row(values) -> tuple`, the CSV spelling of `_converters(..., text=True)` in
     one expression: a Python call per text cell (the formula guard) made CSV slower than the
     xlsx (1,000,000 rows, SQLite: 18.4 s against 16.8 s)."""
-    namespace: dict = {"_F": FORMULA_START, "_str": str}  # isinstance(v, _str): any type
+    namespace: dict = {"_F": FORMULA_START, "_str": str,  # isinstance(v, _str): any type
+                       "_risky": _CSV_RISKY, "_guard": csv_text}
     cells = []
     for i, col in enumerate(columns):
         v = f"v{i}"
@@ -163,7 +219,9 @@ def csv_row_function(columns: Sequence[ResolvedColumn], tz: tzinfo | None
             namespace[f"ch{i}"] = col.choices
             cells.append(f"(None if {v} is None else ch{i}.get({v}, {v}))")
         elif col.kind == TEXT:
-            cells.append(f"(\"'\" + {v} if isinstance({v}, _str) and {v}[:1] in _F else {v})")
+            # csv_text, only called for text that needs it (one search, in C, otherwise).
+            cells.append(f"(_guard({v}) if isinstance({v}, _str) and ({v}[:1] in _F "
+                         f"or _risky({v})) else {v})")
         elif col.kind == DATETIME:
             namespace[f"dt{i}"] = lambda v, tz=tz: wall_clock(v, tz).isoformat(sep=" ")
             cells.append(f"(None if {v} is None else dt{i}({v}))")
@@ -221,21 +279,21 @@ class CsvWriter:
 
 def open_writer(fmt: str, path: str, *, engine: str, title: str,
                 columns: Sequence[ResolvedColumn], widths: Sequence[float], tz: tzinfo | None,
-                expected_rows: int = 0, compresslevel: int = 1, background: bool = False):
+                compresslevel: int = 1, background: bool = False,
+                max_rows: int = MAX_SHEET_ROWS):
     """The writer for a format and (for xlsx) an engine: "fast" or "openpyxl".
 
     `background`: deflate/write in a thread of its own (the fast engine and CSV; openpyxl
-    writes its zip only at close, and its per-cell objects leave nothing to overlap)."""
+    writes its zip only at close, and its per-cell objects leave nothing to overlap).
+    `max_rows`: data rows per xlsx sheet before the next one (CSV has no limit)."""
     if fmt == "csv":
         return CsvWriter(path, columns=columns, tz=tz, background=background)
     if fmt != "xlsx":
         raise ValueError(f"unknown format {fmt!r}")
     if engine == "openpyxl":
-        return OpenpyxlWriter(path, title=title, columns=columns, widths=widths, tz=tz)
+        return OpenpyxlWriter(path, title=title, columns=columns, widths=widths, tz=tz,
+                              max_rows=max_rows)
     if engine != "fast":
         raise ValueError(f"EXPORT_XLSX_ENGINE={engine!r}: use 'fast' or 'openpyxl'")
     return XlsxWriter(path, title=title, columns=columns, widths=widths, tz=tz,
-                      expected_rows=expected_rows, compresslevel=compresslevel,
-                      background=background)
-
-
+                      compresslevel=compresslevel, background=background, max_rows=max_rows)

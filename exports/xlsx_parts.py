@@ -10,8 +10,10 @@ SHEET_TAIL = ('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" '
               'header="0.3" footer="0.3"/></worksheet>')
 
 
-def sheet_head(widths: Sequence[float], header: str) -> str:
-    """The worksheet up to and with the header row (`header`: its cells); rows follow."""
+def sheet_head(widths: Sequence[float], header: str, *, selected: bool = True) -> str:
+    """The worksheet up to and with the header row (`header`: its cells); rows follow.
+    Only the first sheet is `selected`: several selected tabs open as a group in Excel, where
+    an edit in one sheet is made in all of them."""
     cols = "".join(
         f'<col min="{i}" max="{i}" width="{w:.2f}" customWidth="1"/>'
         for i, w in enumerate(widths, 1)
@@ -21,7 +23,8 @@ def sheet_head(widths: Sequence[float], header: str) -> str:
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
         '<sheetPr><outlinePr summaryBelow="1" summaryRight="1"/></sheetPr>'
-        '<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
+        '<sheetViews><sheetView' + (' tabSelected="1"' if selected else "")
+        + ' workbookViewId="0">'
         '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
         '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
         "</sheetView></sheetViews>"
@@ -31,26 +34,14 @@ def sheet_head(widths: Sequence[float], header: str) -> str:
     )
 
 
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+
+
 def static_parts(styles: str) -> list[tuple[str, str]]:
-    """The parts that do not depend on the rows: (name, xml)."""
-    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    content_types = (
-        head + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" '
-        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        '<Override PartName="/xl/workbook.xml" ContentType="application/'
-        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
-        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        '<Override PartName="/xl/styles.xml" ContentType="application/'
-        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-        '<Override PartName="/docProps/app.xml" ContentType="application/'
-        'vnd.openxmlformats-officedocument.extended-properties+xml"/>'
-        "</Types>"
-    )
+    """The parts that depend neither on the rows nor on the number of sheets: (name, xml)."""
     rels = (
-        head + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        _HEAD + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
         'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
         'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
         '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/'
@@ -58,19 +49,43 @@ def static_parts(styles: str) -> list[tuple[str, str]]:
         "</Relationships>"
     )
     app = (
-        head + '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+        _HEAD + '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
         'extended-properties"><Application>realtime-jobs</Application></Properties>'
     )
-    wb_rels = (
-        head + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-        'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-        'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
-        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/'
-        '2006/relationships/styles" Target="styles.xml"/></Relationships>'
+    return [("_rels/.rels", rels), ("docProps/app.xml", app), ("xl/styles.xml", styles)]
+
+
+def sheet_count_parts(sheets: int) -> list[tuple[str, str]]:
+    """The parts that list the sheets, written last, once their number is known (a part's
+    place in the zip does not matter to readers: they go by the central directory)."""
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_SHEET_TYPE}"/>'
+        for i in range(1, sheets + 1))
+    content_types = (
+        _HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        + overrides
+        + '<Override PartName="/xl/styles.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/docProps/app.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+        "</Types>"
     )
-    return [("[Content_Types].xml", content_types), ("_rels/.rels", rels),
-            ("docProps/app.xml", app), ("xl/_rels/workbook.xml.rels", wb_rels),
-            ("xl/styles.xml", styles)]
+    worksheets = "".join(
+        f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/'
+        f'2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>'
+        for i in range(1, sheets + 1))
+    wb_rels = (
+        _HEAD + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        f'relationships">{worksheets}<Relationship Id="rId{sheets + 1}" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
+        'Target="styles.xml"/></Relationships>'
+    )
+    return [("[Content_Types].xml", content_types), ("xl/_rels/workbook.xml.rels", wb_rels)]
 
 
 def styles_xml(formats: Sequence[str], header_fill: str) -> str:
@@ -106,19 +121,25 @@ def styles_xml(formats: Sequence[str], header_fill: str) -> str:
     )
 
 
-def workbook_xml(title: str, last: str) -> str:
-    """One sheet, `title`, and the autofilter's defined name up to cell `last`."""
-    name = title.replace("'", "''")
+def workbook_xml(sheets: Sequence[tuple[str, str]]) -> str:
+    """The sheets, (title, last cell) each, with each one's autofilter up to its last cell."""
+    entries = "".join(f'<sheet name={quoteattr(title)} sheetId="{i}" r:id="rId{i}"/>'
+                      for i, (title, _last) in enumerate(sheets, 1))
+    names = "".join(
+        f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+        f"{escape(_abs_range(_quoted(title), last))}</definedName>"
+        for i, (title, last) in enumerate(sheets))
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
         '<bookViews><workbookView activeTab="0"/></bookViews>'
-        f'<sheets><sheet name={quoteattr(title)} sheetId="1" r:id="rId1"/></sheets>'
-        '<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" '
-        f'hidden="1">{escape(_abs_range(name, last))}</definedName></definedNames>'
-        "</workbook>"
+        f"<sheets>{entries}</sheets><definedNames>{names}</definedNames></workbook>"
     )
+
+
+def _quoted(title: str) -> str:
+    return title.replace("'", "''")
 
 
 def _abs_range(sheet: str, last: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import zipfile
 from decimal import Decimal
 
@@ -50,3 +51,33 @@ def test_csv_neutralizes_formula_like_text_but_not_numbers(tmp_path):
         got = list(csv.reader(fh))[1:]
     assert [row[0] for row in got] == ["'" + t for t in HOSTILE[:5]] + ["plain", "a=b"]
     assert {row[1] for row in got} == {"-5.00"}
+
+
+# A formula character where a ";" (or tab) reader, or a reader that ends the row at a line
+# break inside quotes, would start a cell. (text, what the CSV field holds)
+SEPARATED = [
+    ('x;=HYPERLINK("http://evil.test","x")', 'x;\'=HYPERLINK("http://evil.test","x")'),
+    ("a;+1;-2;@SUM(A1)", "a;'+1;'-2;'@SUM(A1)"),
+    ('a;"=1+1"', "a;'\"=1+1\""),  # behind a quote: a ';' reader would open a quoted cell
+    ("tab\t=1+1", "tab\t'=1+1"),
+    ("line one\n=1+1", "line one\n'=1+1"),
+    ("crlf\r\n-2+3", "crlf\r\n'-2+3"),
+    ("cr\r@SUM(A1)", "cr\r'@SUM(A1)"),
+    ("=1;=2", "'=1;'=2"),
+    ("a; =1 b;x c,=1 d=;1", "a; =1 b;x c,=1 d=;1"),  # nothing at a cell start: unchanged
+]
+
+
+def test_csv_neutralizes_formulas_behind_separators_and_line_breaks(tmp_path):
+    path = tmp_path / "out.csv"
+    writer = open_writer("csv", str(path), engine="fast", title="x", columns=COLUMNS,
+                         widths=[], tz=None)
+    writer.write_rows([(text, Decimal("1.00")) for text, _ in SEPARATED])
+    writer.close()
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        got = [row[0] for row in list(csv.reader(fh))[1:]]
+    assert got == [want for _, want in SEPARATED]
+    # Whatever splits a line (";" or tab) or ends a row, no piece starts a formula.
+    for field in got:
+        for piece in re.split(r'[;\t\r\n]', field):
+            assert piece.lstrip('"')[:1] not in set("=+-@"), (field, piece)

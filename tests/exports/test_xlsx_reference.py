@@ -41,6 +41,7 @@ from exports.xlsx import (
     compile_row_function,
     reference_row_xml,
 )
+from tests.exports.sheet_text import excel_decode, shown
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 ZONES = [None, UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12)),
@@ -57,14 +58,20 @@ _odd_chars = st.one_of(
         [chr(c) for c in range(0x20)]  # C0 controls: \t \n \r kept, the rest dropped
         + ["\x7f", "\x85", "\xa0", "\u2028", "\u3000", "\ufeff", "\ufffd", "\ufffe", "\uffff",
            "\ud800", "\udfff", "\U00010000", "\U0001f697", "\U0010ffff", "&", "<", ">", "]",
-           '"', "'", " "]),
+           '"', "'", " ", "_"]),
     st.characters(categories=["Cs"]),  # lone surrogates: the writer drops them
     st.characters(min_codepoint=0x10000),  # astral planes
 )
+# What reads as Excel's escape, or nearly: kept literal (_x005F_); next to an odd character
+# or another of these, the "_" that follows may belong to an escape.
+_escape_like = st.sampled_from(["_x0041_", "_x005F_", "_x000d_", "_xD83D_", "_x", "_x00",
+                                "_x0041", "x0041_", "_x004G_"])
+_odd_pieces = st.one_of(_odd_chars, _escape_like,
+                        st.builds(lambda a, b: a + b, _escape_like, _odd_chars))
 _char = st.one_of(st.characters(), _odd_chars)  # st.characters(): every plane, no surrogates
 _plain = st.text(st.sampled_from("aZ09 -.,/é€ß客🚗"), max_size=12)
 _whitespace = st.text(st.sampled_from(" \t\n\r\xa0\u3000\x1c\x85"), min_size=1, max_size=3)
-_one_odd = st.builds(lambda a, c, b: a + c + b, _plain, _odd_chars, _plain)
+_one_odd = st.builds(lambda a, c, b: a + c + b, _plain, _odd_pieces, _plain)
 _short_text = st.one_of(
     _plain,
     _one_odd,
@@ -76,9 +83,14 @@ _short_text = st.one_of(
 _long_text = st.builds(  # around the cell limit: the cut comes before the clean-up
     lambda k, tail: "x" * k + tail,
     st.integers(MAX_CELL_CHARS - 3, MAX_CELL_CHARS + 1),
-    st.one_of(st.just(""), _odd_chars, st.text(_char, max_size=4)),
+    st.one_of(st.just(""), _odd_pieces, st.text(_char, max_size=4)),
 )
-TEXT_VALUES = st.one_of(_short_text, _long_text)
+_long_astral = st.builds(  # the limit is in UTF-16 units: an emoji counts 2
+    lambda k, pad, tail: "x" * pad + "\U0001f697" * k + tail,
+    st.integers(MAX_CELL_CHARS // 2 - 2, MAX_CELL_CHARS // 2 + 1), st.integers(0, 2),
+    st.one_of(st.just(""), _odd_pieces),
+)
+TEXT_VALUES = st.one_of(_short_text, _long_text, _long_astral)
 INTS = st.one_of(st.integers(), st.integers(-(2**63), 2**63),
                  st.integers(-(10**4400), 10**4400))  # past 4,300 digits str() raises
 DECIMALS = st.decimals(allow_nan=True, allow_infinity=True)
@@ -166,13 +178,17 @@ EDGE_TEXT = (
     + [f"a{chr(c)}b" for c in range(0x20)]
     + [f"a{ch}b" for ch in "&<>]\"'\x7f\x85\u2028\ud800\udbff\udc00\udfff\ufeff\ufffd\ufffe\uffff"]
     + ["\U00010000", "\U0001f697\U0001f4a5", "\U0010ffff", "客户", "\ud83d\ude97"]
+    + ["_x0041_", "_x0041_x0042_", "_x0041\x01", "a_x005F_b", "_xD83D_", "_X0041_", "_x004G_",
+       "\r", "a\rb", "x" * (_M - 1) + "\U0001f697", "x" * (_M - 2) + "\U0001f697",
+       "\U0001f697" * (_M // 2), "\U0001f697" * (_M // 2 + 1), "x" * (_M - 6) + "_x0041_"]
 )
 EDGE_VALUES = {
     INT: [0, -1, 2**63, -(2**63) - 1, 10**4299, -(10**4299), 10**4300],  # the last raises
     DECIMAL: [Decimal(x) for x in ("0", "-0", "1.50", "1E+2", "1E-7", "-1e-400", "9" * 60,
-                                   "NaN", "-sNaN", "Infinity", "-Infinity")],
+                                   "NaN", "-sNaN", "Infinity", "-Infinity",
+                                   "1E+308", "-1E+400", "9.99E+307", "0E+400")],
     FLOAT: [0.0, -0.0, 5e-324, 1.7976931348623157e308, 0.1, 1e16, float("inf"),
-            float("-inf"), float("nan")],
+            float("-inf"), float("nan"), 1e308, -1e308, 9.99e307],
     DATE: [date.min, date.max, date(1899, 12, 30), date(1900, 2, 28), date(1900, 3, 1)],
     DATETIME: [datetime.min, datetime.max, datetime.min.replace(tzinfo=UTC),
                datetime.max.replace(tzinfo=UTC),  # overflow once moved east: both raise
@@ -216,13 +232,49 @@ def test_reference_spells_out_the_cases_it_claims():
     at = datetime(2024, 1, 1, 11, 0, tzinfo=UTC)  # 12:00 in Paris
     for fn in (reference_row_xml, lambda n, v, *a: compile_row_function(*a)(n, v)):
         assert fn(7, (" x\x01<", Decimal("1.50"), True, at, 1), cols, styles, paris) == (
-            '<row r="7"><c r="A7" t="inlineStr"><is><t xml:space="preserve"> x&lt;</t></is></c>'
+            '<row r="7"><c r="A7" t="inlineStr"><is><t xml:space="preserve"> x_x0001_&lt;</t>'
+            "</is></c>"
             '<c r="B7" s="2"><v>1.50</v></c><c r="C7" t="b"><v>1</v></c>'
             '<c r="D7" s="3"><v>45292.5</v></c>'
-            '<c r="E7" t="inlineStr"><is><t xml:space="preserve">One &amp; only</t></is></c>'
+            '<c r="E7" t="inlineStr"><is><t>One &amp; only</t></is></c>'
             "</row>")
         assert fn(8, ("plain", None, None, None, None), cols, styles, paris) == (
             '<row r="8"><c r="A8" t="inlineStr"><is><t>plain</t></is></c></row>')
+
+
+def test_reference_spells_out_excel_text_and_numbers():
+    """Excel's own spellings, by hand: escapes, the limit in UTF-16 units, NaN as text."""
+    cols = (ResolvedColumn("a", "A", TEXT, None, None),
+            ResolvedColumn("b", "B", FLOAT, "0.00", None),
+            ResolvedColumn("c", "C", DECIMAL, "#,##0.00", None))
+    styles = {"0.00": 2, "#,##0.00": 3}
+
+    def cell(text):
+        return f'<c r="A2" t="inlineStr"><is><t>{text}</t></is></c>'
+
+    cases = {
+        "_x0041_": cell("_x005F_x0041_"),  # stays literal: Excel would show "A"
+        "_x0041_x0042_": cell("_x005F_x0041_x005F_x0042_"),
+        "_x0041\x01": cell("_x005F_x0041_x0001_"),  # the next "_" is the escape's
+        "a\rb": cell("a_x000D_b"),  # a reader turns a raw CR into LF
+        "a\x01\x1fb\ufffe": cell("a_x0001__x001F_b_xFFFE_"),
+        "_x004G_ _X0041_": cell("_x004G_ _X0041_"),  # not escapes: left alone
+        "\U0001f697" * 16_384: cell("\U0001f697" * 16_383),  # 32,768 units: one too many
+        "x" * 32_766 + "\U0001f697": cell("x" * 32_766),  # no half emoji
+    }
+    for fn in (reference_row_xml, lambda n, v, *a: compile_row_function(*a)(n, v)):
+        for text, want in cases.items():
+            assert fn(2, (text, None, None), cols, styles, None) == f'<row r="2">{want}</row>'
+            written = want[len('<c r="A2" t="inlineStr"><is><t>'):-len("</t></is></c>")]
+            assert excel_decode(written) == shown(text)  # what Excel shows: the text
+        assert fn(2, (None, float("nan"), Decimal("-Infinity")), cols, styles, None) == (
+            '<row r="2"><c r="B2" t="inlineStr"><is><t>nan</t></is></c>'
+            '<c r="C2" t="inlineStr"><is><t>-Infinity</t></is></c></row>')
+        assert fn(2, (None, 1e308, Decimal("9.99E+307")), cols, styles, None) == (
+            '<row r="2"><c r="B2" t="inlineStr"><is><t>1e+308</t></is></c>'
+            '<c r="C2" s="3"><v>9.99E+307</v></c></row>')
+        assert fn(2, (None, -2.5, Decimal("1.50")), cols, styles, None) == (
+            '<row r="2"><c r="B2" s="2"><v>-2.5</v></c><c r="C2" s="3"><v>1.50</v></c></row>')
 
 
 # --- the file, read back by openpyxl ----------------------------------------------------
@@ -241,11 +293,9 @@ _EXCEL_VALUES = {
 
 
 def _excel_text(text: str) -> str:
-    """What a reader sees: cut at the limit, illegal characters gone, XML end-of-line rules."""
-    kept = "".join(ch for ch in text[:MAX_CELL_CHARS]
-                   if ch in "\t\n\r" or (ch >= " " and not "\ud800" <= ch <= "\udfff"
-                                         and ch not in "\ufffe\uffff"))
-    return kept.replace("\r\n", "\n").replace("\r", "\n")
+    """What Excel shows: cut at the limit in UTF-16 units, every character kept (openpyxl
+    hands back the _xHHHH_ escapes, decoded here as Excel decodes them)."""
+    return shown(text)
 
 
 @settings(max_examples=25, deadline=None, database=None,
@@ -277,7 +327,7 @@ def test_a_sample_of_random_sheets_opens_in_openpyxl(data):
                 assert got is None
             elif col.choices or col.kind == TEXT:
                 label = col.choices.get(value, value) if col.choices else value
-                assert (got or "") == _excel_text(str(label))
+                assert excel_decode(got or "") == _excel_text(str(label))
             elif col.kind == BOOL:
                 assert got is value
             elif col.kind in (INT, DECIMAL, FLOAT):
