@@ -20,12 +20,11 @@ from exports.xlsx import (
     MAX_SHEET_ROWS,
     WRITE_BEHIND,
     XlsxWriter,
-    excel_number_text,
-    excel_text,
     numbered_sheet_title,
     sheet_title,
     wall_clock,
 )
+from exports.xlsx_parts import excel_number_text, excel_text
 
 FORMATS = ("xlsx", "csv")
 MIN_WIDTH, MAX_WIDTH = 6.0, 60.0

@@ -19,7 +19,6 @@ import weakref
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, tzinfo
-from decimal import Decimal
 from functools import partial
 from typing import IO
 from xml.sax.saxutils import escape
@@ -27,7 +26,13 @@ from xml.sax.saxutils import escape
 from exports.pipeline import Behind
 from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, TEXT, ResolvedColumn
 from exports.xlsx_parts import (
+    _MAX_DECIMAL,
+    _NEEDS_WORK,
+    _SURE_FITS,
+    MAX_NUMBER,
     SHEET_TAIL,
+    _reference_excel_text,
+    excel_text,
     sheet_count_parts,
     sheet_head,
     static_parts,
@@ -35,28 +40,8 @@ from exports.xlsx_parts import (
     workbook_xml,
 )
 
-MAX_CELL_CHARS = 32_767  # Excel's limit per cell, in UTF-16 code units (an emoji is 2)
-_SURE_FITS = MAX_CELL_CHARS // 2  # this many code points fit, whatever they are
 MAX_SHEET_ROWS = 1_048_575  # data rows per sheet: Excel's 1,048,576 rows, less the header
-# Excel's largest number is 9.99999999999999E+307: finite numbers at or past 1E+308 (and NaN,
-# infinity) are written as text, spelled as the CSV export spells them (see _number_text).
-MAX_NUMBER = 1e308
-_MAX_DECIMAL = Decimal("1E+308")
 EXCEL_EPOCH_ORDINAL = date(1899, 12, 30).toordinal()
-# What XML 1.0 cannot carry at all, even as &#..; (C0 controls but tab and line feed, lone
-# surrogates, U+FFFE/U+FFFF): Excel writes these as _xHHHH_ (ECMA-376 ST_Xstring), and so
-# does \r, which every XML reader would turn into \n (end-of-line normalisation).
-_XML_CANNOT = r"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
-# Text that needs more than copying: the above, \r, XML's &<>, and "_" (it may start
-# something a reader decodes, _x0041_). Leading/trailing whitespace (xml:space="preserve")
-# is checked with `s.strip() == s` instead of `^\s|\s$` here: the anchors made every search
-# ~2.5x slower (416 -> 175 ns per demo text cell). One character class, no alternation:
-# re then scans for the class in C.
-_NEEDS_WORK = re.compile(rf"[&<>_\r{_XML_CANNOT}]")
-# A "_" is escaped (_x005F_) where a reader would decode it: before x, four hex digits and a
-# "_" - or a character about to be escaped, whose escape starts with "_".
-_EXCEL_ESCAPE = re.compile(rf"[\r{_XML_CANNOT}]|_(?=x[0-9A-Fa-f]{{4}}[_\r{_XML_CANNOT}])")
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # Batches (EXPORT_CHUNK_SIZE rows, ~1.7 MB of XML at 2,000) queued for the deflate thread.
 WRITE_BEHIND = 2
 # A sheet part is opened without zip64 (Excel is picky about zip64 it does not need, see
@@ -85,39 +70,6 @@ def col_letter(index: int) -> str:
     return letters
 
 
-def _escape_one(match: re.Match) -> str:
-    found = match.group()
-    return "_x005F_" if found == "_" else f"_x{ord(found):04X}_"
-
-
-def cut_to_cell(s: str) -> str:
-    """`s` cut to Excel's cell limit, counted as Excel counts: in UTF-16 code units. An astral
-    character (2 units) that would straddle the limit is left out whole."""
-    if len(s) <= _SURE_FITS:
-        return s
-    head = s[:MAX_CELL_CHARS]
-    astral = len(_ASTRAL.findall(head))
-    if not astral:
-        return head
-    # n code points of head take n + (astral among them) units: start from a prefix that
-    # surely fits, then add characters while they do (at most `astral` steps).
-    n = MAX_CELL_CHARS - astral
-    units = n + len(_ASTRAL.findall(s, 0, n))
-    for ch in s[n:]:
-        units += 2 if ch > "\uffff" else 1
-        if units > MAX_CELL_CHARS:
-            break
-        n += 1
-    return s[:n]
-
-
-def excel_text(s: str) -> str:
-    """A cell's text as it goes into the XML, before &<> escaping: cut to the cell limit,
-    then what XML cannot carry (and \r) as _xHHHH_, and a literal "_x0041_" kept literal
-    as "_x005F_x0041_" - what Excel writes, and what Excel and LibreOffice decode."""
-    return _EXCEL_ESCAPE.sub(_escape_one, cut_to_cell(s))
-
-
 def _text_cell(value: object, ref: str) -> str:
     """An inline-string cell, escaped; the rare slow path handles odd characters and spaces."""
     s = value if isinstance(value, str) else str(value)
@@ -127,15 +79,6 @@ def _text_cell(value: object, ref: str) -> str:
             return ('<c r="' + ref + '" t="inlineStr"><is><t xml:space="preserve">' + s
                     + "</t></is></c>")
     return '<c r="' + ref + '" t="inlineStr"><is><t>' + s + "</t></is></c>"
-
-
-def excel_number_text(value: float | Decimal) -> str | None:
-    """None for a float or Decimal a number cell can hold; else its text (NaN, infinity,
-    1E+400), spelled as the CSV export spells it (repr of a float, str of a Decimal). The
-    generated row function inlines the same test."""
-    if isinstance(value, Decimal):
-        return None if value.is_finite() and abs(value) < _MAX_DECIMAL else str(value)
-    return None if math.isfinite(value) and abs(value) < MAX_NUMBER else repr(value)
 
 
 def sheet_title(title: str) -> str:
@@ -253,39 +196,6 @@ def compile_row_function(columns: Sequence[ResolvedColumn], styles: dict[str | N
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     weakref.finalize(row, linecache.cache.pop, filename, None)
     return row
-
-
-def _is_xml_char(ch: str) -> bool:
-    """XML 1.0 `Char`: what may appear in a document at all (even escaped)."""
-    c = ord(ch)
-    return (c in (0x9, 0xA, 0xD) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD
-            or 0x10000 <= c <= 0x10FFFF)
-
-
-def _reference_excel_text(text: str) -> str:
-    """excel_text, one character at a time."""
-    kept, units = [], 0
-    for ch in text:  # the cut, in UTF-16 code units
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > MAX_CELL_CHARS:
-            break
-        kept.append(ch)
-
-    def escaped(ch: str) -> bool:
-        return ch == "\r" or not _is_xml_char(ch)
-
-    out = []
-    for i, ch in enumerate(kept):
-        after = kept[i + 1:i + 7]
-        if escaped(ch):
-            out.append(f"_x{ord(ch):04X}_")
-        elif (ch == "_" and len(after) == 6 and after[0] == "x"
-              and all(c in "0123456789abcdefABCDEF" for c in after[1:5])
-              and (after[5] == "_" or escaped(after[5]))):
-            out.append("_x005F_")  # would read as an escape: the "_" itself escaped
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _reference_text_cell(ref: str, text: str) -> str:

@@ -35,12 +35,12 @@ from exports.registry import (
     ResolvedColumn,
 )
 from exports.xlsx import (
-    MAX_CELL_CHARS,
     XlsxWriter,
     col_letter,
     compile_row_function,
     reference_row_xml,
 )
+from exports.xlsx_parts import MAX_CELL_CHARS
 from tests.exports.sheet_text import excel_decode, shown
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
