@@ -33,11 +33,14 @@ def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
             extra.update(recipients_carry_over(job_id=job.pk, from_job_id=job.resumed_from_id))
         else:
             reporter.set_message("Choosing recipients")
-            recipients_snapshot(job_id=job.pk)
+            extra.update(recipients_snapshot(job_id=job.pk))
     extra["snapshot_seconds"] = round(time.monotonic() - started, 2)
     total = Recipient.objects.filter(job_id=job.pk).count()
     reporter.set_total(total)
-    reporter.set_message(f"Sending {total} reminders")
+    skipped = extra.get("skipped_recent", 0)
+    reporter.notes["skipped_recent"] = skipped
+    reporter.set_message(f"Sending {total:,} reminders" + (
+        f" ({skipped:,} reminded recently left out)" if skipped else ""))
 
     def on_outcomes(batch: list[Outcome]) -> None:
         sent = sum(1 for o in batch if o.sent)
@@ -65,8 +68,7 @@ def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
         # Any failure here must not hide the one that ended the run.
         with contextlib.suppress(Exception):
             reporter.flush()
-    counts = summary_counts(job_id=job.pk)
-    reporter.set_counts(done=counts["sent"], failed=counts["failed"])
+    counts = summary_counts(job_id=job.pk)  # the runner writes these as done/failed too
     return JobOutcome(
         message=f"{counts['sent']} sent, {counts['failed']} failed",
         data={**counts, **extra, "skipped": stats.skipped},

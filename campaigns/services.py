@@ -13,7 +13,13 @@ from post_office.settings import get_message_id_fqdn
 
 from campaigns.links import acceptance_url
 from campaigns.models import Acceptance, Agreement, Campaign, Recipient, RecipientStatus
-from campaigns.selectors import campaign_active_for, users_unsigned
+from campaigns.selectors import (
+    campaign_active_for,
+    campaign_audience,
+    resend_cutoff,
+    users_unsigned,
+    users_unsigned_split,
+)
 from jobs.models import Job
 from jobs.services import JobNotResumable, job_start
 
@@ -24,6 +30,23 @@ SNAPSHOT_BATCH = 500
 
 class CampaignAlreadyRunning(Exception):
     """Only one running campaign per agreement."""
+
+
+class RecentlyReminded(Exception):
+    """Every user a new campaign would mail was reminded within CAMPAIGN_RESEND_AFTER; the
+    starter has to ask to include them. `audience` is `campaign_audience`'s answer."""
+
+    def __init__(self, message: str, audience: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.audience = audience
+
+
+def _ago(seconds: float) -> str:
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} hours"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"
 
 
 def reminder_template_ensure() -> EmailTemplate:
@@ -52,25 +75,48 @@ def reminder_template_ensure() -> EmailTemplate:
                                          default_template=None)
 
 
-def _campaign_job(*, owner_id: int, agreement: Agreement, resumed_from_id: Any = None) -> Job:
+def _campaign_job(*, owner_id: int, agreement: Agreement, resumed_from_id: Any = None,
+                  include_recent: bool = False) -> Job:
     if campaign_active_for(agreement_id=agreement.pk) is not None:
         raise CampaignAlreadyRunning("Only one running campaign per agreement.")
     title = f"Reminders: {agreement.title} v{agreement.version}"
     if resumed_from_id:
         title += " (resumed)"
-    job = job_start(kind=KIND, owner_id=owner_id, title=title,
-                    params={"agreement_id": agreement.pk}, resumed_from_id=resumed_from_id)
+    params: dict[str, Any] = {"agreement_id": agreement.pk}
+    if include_recent:
+        params["include_recent"] = True
+    job = job_start(kind=KIND, owner_id=owner_id, title=title, params=params,
+                    resumed_from_id=resumed_from_id)
     Campaign.objects.create(job=job, agreement=agreement, agreement_version=agreement.version)
     return job
 
 
-def campaign_start(*, owner_id: int, agreement_id: int) -> Job:
-    """Queue a reminder campaign; raise CampaignAlreadyRunning when one is queued or running."""
+def campaign_start(*, owner_id: int, agreement_id: int, include_recent: bool = False) -> Job:
+    """Queue a reminder campaign for the agreement's unsigned users.
+
+    Users reminded of this agreement version within CAMPAIGN_RESEND_AFTER are left out unless
+    `include_recent`; when that leaves nobody, RecentlyReminded says so instead of starting a
+    campaign that sends nothing. CampaignAlreadyRunning when one is queued or running. The
+    returned job carries `audience` (`campaign_selectors.campaign_audience`) for the answer.
+    """
     with transaction.atomic():
         # The row lock serializes two concurrent starts for one agreement (PostgreSQL);
         # SQLite's IMMEDIATE transactions serialize them anyway.
         agreement = Agreement.objects.select_for_update().get(pk=agreement_id)
-        return _campaign_job(owner_id=owner_id, agreement=agreement)
+        audience = campaign_audience(agreement=agreement, include_recent=include_recent)
+        if audience["recipients"] == 0 and audience["skipped_recent"]:
+            last = audience["last_campaign"]
+            hours = settings.CAMPAIGN_RESEND_AFTER / 3600
+            raise RecentlyReminded(
+                f"All {audience['skipped_recent']:,} users who have not accepted "
+                f"{agreement.title} were reminded in the last {hours:g} hours"
+                + (f" (the last campaign started {_ago(last['seconds_ago'])} ago)"
+                   if last else "")
+                + "; start again including them to remind them once more.", audience)
+        job = _campaign_job(owner_id=owner_id, agreement=agreement,
+                            include_recent=include_recent)
+    job.audience = audience
+    return job
 
 
 def campaign_resume(old_job: Job, user_id: int) -> Job:
@@ -85,19 +131,27 @@ def campaign_resume(old_job: Job, user_id: int) -> Job:
         raise JobNotResumable(str(exc)) from None
 
 
-def recipients_snapshot(*, job_id: Any) -> int:
-    """Freeze who gets a reminder: one Recipient and one post-office Email per unsigned user.
+def recipients_snapshot(*, job_id: Any) -> dict[str, int]:
+    """Freeze who gets a reminder: one Recipient and one post-office Email per unsigned user,
+    but those reminded of this version within CAMPAIGN_RESEND_AFTER unless the job's starter
+    included them. Returns {"recipients", "skipped_recent"}.
 
     One transaction: either the whole list exists or none of it.
     """
-    campaign = Campaign.objects.select_related("agreement").get(pk=job_id)
+    campaign = Campaign.objects.select_related("agreement", "job").get(pk=job_id)
     agreement = campaign.agreement
     template = reminder_template_ensure()
     fqdn = get_message_id_fqdn()
     sender = settings.DEFAULT_FROM_EMAIL
     expires_days = max(1, round(settings.CAMPAIGN_LINK_MAX_AGE / 86400))
-    users = (users_unsigned(agreement_id=agreement.pk).order_by("pk")
-             .values_list("pk", "email", "first_name", "username"))
+    if campaign.job.params.get("include_recent"):
+        audience, skipped = users_unsigned(agreement_id=agreement.pk), 0
+    else:
+        audience, recent = users_unsigned_split(
+            agreement_id=agreement.pk, version=campaign.agreement_version,
+            since=resend_cutoff())
+        skipped = recent.count()
+    users = audience.order_by("pk").values_list("pk", "email", "first_name", "username")
     count = 0
     with transaction.atomic():
         batch: list[tuple[int, str, str, str]] = []
@@ -110,7 +164,7 @@ def recipients_snapshot(*, job_id: Any) -> int:
         if batch:
             count += _snapshot_batch(job_id, agreement, campaign.agreement_version, template,
                                      sender, fqdn, expires_days, batch)
-    return count
+    return {"recipients": count, "skipped_recent": skipped}
 
 
 def _snapshot_batch(job_id: Any, agreement: Agreement, version: int, template: EmailTemplate,

@@ -13,9 +13,14 @@ from campaigns.links import LinkExpired, LinkInvalid, link_read
 from campaigns.models import Acceptance, Agreement
 from campaigns.permissions import REFUSAL, may_send_reminders
 from campaigns.selectors import agreement_resolve, agreements_with_unsigned
-from campaigns.services import CampaignAlreadyRunning, acceptance_record, campaign_start
+from campaigns.services import (
+    CampaignAlreadyRunning,
+    RecentlyReminded,
+    acceptance_record,
+    campaign_start,
+)
 from jobs.snapshot import job_snapshot
-from realtime_site.api import api_view, json_error, request_data
+from realtime_site.api import api_view, flag, json_error, request_data
 
 
 @api_view(methods=("POST",), staff=True)
@@ -29,11 +34,21 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         choices = list(Agreement.objects.order_by("slug").values_list("slug", flat=True)[:50])
         return json_error("Unknown or missing agreement: send its id or slug as `agreement`.",
                           400, choices=choices)
+    include_recent = flag(data, "include_recent")
     try:
-        job = campaign_start(owner_id=request.user.pk, agreement_id=agreement.pk)
+        job = campaign_start(owner_id=request.user.pk, agreement_id=agreement.pk,
+                             include_recent=include_recent)
     except CampaignAlreadyRunning as exc:
         return json_error(str(exc), 409)
-    return JsonResponse({"job": job_snapshot(job)}, status=202)
+    except RecentlyReminded as exc:
+        return json_error(str(exc), 409, **_audience_fields(exc.audience))
+    return JsonResponse({"job": job_snapshot(job), **_audience_fields(job.audience)},
+                        status=202)
+
+
+def _audience_fields(audience: dict) -> dict:
+    return {key: audience[key] for key in ("recipients", "skipped_recent", "last_campaign",
+                                           "resend_after")}
 
 
 @api_view(methods=("GET",), staff=True)

@@ -59,6 +59,10 @@ JobFunction = Callable[["Job", "Reporter"], "JobOutcome | None"]
 EndHook = Callable[["Job", dict[str, Any]], None]
 # Starts a new job that continues (campaigns) or retries (exports) a finished one.
 ResumeFunction = Callable[["Job", int], "Job"]
+# The job's done/failed counted from the kind's own records (campaigns: its recipient rows),
+# once no code of the job writes them any more. Every ending applies it to the row, so the
+# card, the API, the admin, `run_job` and the summary email all say the same numbers.
+Tally = Callable[["Job"], dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class JobKind:
     # params None asks "any job of this kind" (what the dashboard offers). permitted None:
     # any active staff member. Asked at every request: rights can be taken away.
     permitted: Callable[[Any, dict[str, Any] | None], bool] | None = None
+    # None: what the Reporter counted is the truth (the thread that did the work counted it).
+    counts: Tally | None = None
 
     def allows(self, user: Any, params: dict[str, Any] | None) -> bool:
         """Whether `user` may start (or still see) a job of this kind with these params."""
@@ -86,6 +92,17 @@ class JobKind:
     def can_resume(self, status: str) -> bool:
         """Whether a job of this kind that ended with `status` can be resumed or retried."""
         return self.resume is not None and status in RESUMABLE_STATUSES
+
+    def tally(self, job: Job) -> dict[str, int] | None:
+        """{"done", "failed"} from the kind's records, or None (no tally, or it failed)."""
+        if self.counts is None:
+            return None
+        try:
+            truth = self.counts(job)
+        except Exception:
+            logger.exception("job %s: the tally of %r failed", job.pk, self.name)
+            return None
+        return {"done": int(truth["done"]), "failed": int(truth["failed"])}
 
     def ended(self, job: Job, notes: dict[str, Any] | None = None) -> None:
         """Run the end-of-job hook, if any; a failing hook is logged, never raised."""
@@ -135,6 +152,12 @@ def ended(job: Job, notes: dict[str, Any] | None = None) -> None:
     kind = find(job.kind)
     if kind is not None:
         kind.ended(job, notes)
+
+
+def tally(job: Job) -> dict[str, int] | None:
+    """The true counts of a job whose code has stopped, from its kind (None: keep the row's)."""
+    kind = find(job.kind)
+    return kind.tally(job) if kind is not None else None
 
 
 def allows(user: Any, job: Job) -> bool:

@@ -191,25 +191,54 @@ def execute(job_id: str, *, reporter_factory: Callable[[Job], Reporter] | None =
         connection.close()
 
 
+def _true_counts(job: Job, reporter: Reporter, kind: kinds.JobKind) -> dict[str, int]:
+    """The counts the ending writes: the kind's tally, else what the Reporter counted (the
+    job's code has stopped, so neither changes any more)."""
+    truth = kind.tally(job) or {"done": reporter.done, "failed": reporter.failed}
+    reporter.done, reporter.failed = truth["done"], truth["failed"]
+    return truth
+
+
+def _settle(job: Job, truth: dict[str, int]) -> None:
+    """Someone else ended the job (a shutdown, the stale sweep) while its code still ran here:
+    the row has the counts of its last flush; give it the final ones."""
+    row = Job.objects.filter(pk=job.pk).values("done", "failed").first()
+    if row is not None and row != truth:
+        logger.info("job %s: final counts %s (its ending wrote %s)", job.pk, truth, row)
+        Job.objects.terminal().transition(job.pk, **truth)
+
+
 def _run(job: Job, reporter: Reporter, kind: kinds.JobKind) -> str | None:
+    """Run the job's code and write its ending; None when someone else ended it meanwhile
+    (a shutdown, the stale sweep): the row then only gets the final counts."""
     try:
         outcome = kind.run(job, reporter) or kinds.JobOutcome()
     except JobCancelled:
-        reporter.finish(JobStatus.CANCELLED, message="Cancelled")
-        return JobStatus.CANCELLED
+        return _finish(job, reporter, kind, JobStatus.CANCELLED, message="Cancelled")
     except JobStopped as exc:
         logger.info("job %s stopped: %s", job.pk, exc)
+        _settle(job, _true_counts(job, reporter, kind))
         return None
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
-        reporter.finish(JobStatus.FAILED, message="Failed", error=f"{type(exc).__name__}: {exc}")
-        return JobStatus.FAILED
-    reporter.finish(
-        outcome.status,
+        return _finish(job, reporter, kind, JobStatus.FAILED, message="Failed",
+                       error=f"{type(exc).__name__}: {exc}")
+    return _finish(
+        job, reporter, kind, outcome.status,
         message=outcome.message,
         result_file=outcome.result_file,
         result_name=outcome.result_name,
         expires_at=outcome.expires_at,
         result=outcome.data or None,
     )
-    return outcome.status
+
+
+def _finish(job: Job, reporter: Reporter, kind: kinds.JobKind, status: str, **final: Any
+            ) -> str | None:
+    truth = _true_counts(job, reporter, kind)
+    if reporter.finish(status, **final) is None:
+        # The code ran to its end after a shutdown or the sweep had marked the job
+        # interrupted (its check comes once per progress interval): keep that status.
+        _settle(job, truth)
+        return None
+    return status

@@ -108,11 +108,21 @@ def _submit(job: Job) -> None:
         job_interrupt(job_id=job.pk, reason="The server was shutting down; start the job again.")
 
 
+def _tally(job_id: Any) -> dict[str, int]:
+    """The true counts for a terminal transition written here ({}: keep the row's).
+
+    Where the job's code still runs in a thread of this process (a shutdown), the counts may
+    still move: the runner writes the final ones once that code has stopped.
+    """
+    job = Job.objects.filter(pk=job_id).first()
+    return (kinds.tally(job) or {}) if job is not None else {}
+
+
 def job_cancel(*, job_id: Any) -> Job:
     """Ask a job to stop: a queued job is cancelled at once, a running one at its next check."""
     job = Job.objects.queued().transition(
         job_id, status=JobStatus.CANCELLED, cancel_requested=True,
-        finished_at=timezone.now(), message="Cancelled",
+        finished_at=timezone.now(), message="Cancelled", **_tally(job_id),
     )
     if job is not None:
         kinds.ended(job)  # it never ran: no thread will
@@ -136,7 +146,7 @@ def job_interrupt(*, job_id: Any, reason: str) -> Job | None:
     """
     job = Job.objects.active().transition(
         job_id, status=JobStatus.INTERRUPTED, finished_at=timezone.now(), error=reason,
-        message="Interrupted",
+        message="Interrupted", **_tally(job_id),
     )
     if job is None:
         return None
@@ -173,5 +183,5 @@ def job_resume(*, job_id: Any, user_id: int) -> Job:
             raise JobNotResumable(f"This {job.kind} job cannot be resumed ({job.status}).")
         new_job = kind.resume(job, user_id)
         # The old card loses its resume button; `resumed_from` on the new job says by whom.
-        Job.objects.transition(job.pk, resumable=False, publish="on_commit")
+        Job.objects.transition(job.pk, resumable=False, publish="on_commit", **_tally(job.pk))
     return new_job

@@ -91,3 +91,17 @@ def request_data(request: HttpRequest) -> dict[str, Any]:
             raise BadRequest("The request body must be a JSON object.")
         return data
     return {key: request.POST.get(key) for key in request.POST}
+
+
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
+
+
+def flag(data: dict[str, Any], name: str) -> bool:
+    """A boolean field: JSON true/false, or a form's true/false/1/0/yes/no/on/off (absent:
+    False); anything else is a 400 with a sentence."""
+    value = data.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise BadRequest(f"`{name}` must be true or false.")

@@ -225,8 +225,8 @@ async function run(button, request, started) {
     const { ok, data } = await request();
     if (ok && data.job) {
       socket.upsert(data.job);
-      if (started) announce(started(data.job));
-    } else {
+      if (started) announce(started(data.job, data));
+    } else if (!data.declined) {
       toast({ title: "Could not start", body: data.error || "Unknown error.", tone: "error" });
     }
   } catch (error) {
@@ -313,17 +313,42 @@ async function loadAgreements() {
   },
   h("div", { class: "row-text" },
     h("span", { class: "row-title" }, agreement.title),
-    h("span", { class: "row-meta" },
-      `Version ${agreement.version} · ${fmtNumber(agreement.unsigned)} unsigned`)),
+    h("span", { class: "row-meta", "data-role": "audience" }, audienceLine(agreement))),
   h("div", { class: "row-actions" },
     h("button", {
       type: "button", class: "btn btn-primary", "data-campaign": agreement.slug,
       "aria-label": `Send reminders for ${agreement.title}`,
       disabled: agreement.unsigned === 0,
-      onclick: (e) => run(e.currentTarget,
-        () => api("POST", "/api/campaigns/", { agreement: agreement.id }),
-        (job) => `${job.title} queued.`),
+      onclick: (e) => startCampaign(e.currentTarget, agreement),
     }, "Send reminders")))));
+}
+
+function audienceLine(agreement) {
+  const parts = [`Version ${agreement.version}`, `${fmtNumber(agreement.unsigned)} unsigned`];
+  const last = agreement.last_campaign;
+  if (agreement.reminded_recently && last) {
+    const when = fmtRelative(last.created_at);  // Intl says "now" for the last seconds
+    parts.push(`${fmtNumber(agreement.reminded_recently)} reminded ` +
+      `${when === "now" ? "just now" : when}`);
+  }
+  return parts.join(" · ");
+}
+
+// Users reminded within CAMPAIGN_RESEND_AFTER are left out unless the admin says otherwise:
+// when nobody else is left the server answers 409 and the admin decides here.
+function startCampaign(button, agreement) {
+  const send = (includeRecent) => api("POST", "/api/campaigns/",
+    { agreement: agreement.id, include_recent: includeRecent });
+  return run(button, async () => {
+    const answer = await send(false);
+    if (answer.status !== 409 || !answer.data.skipped_recent) return answer;
+    const again = window.confirm(`${answer.data.error.replace(/; start again .*$/, ".")}\n\n` +
+      `Send the reminder to these ${fmtNumber(answer.data.skipped_recent)} users again now?`);
+    return again ? send(true) : { ok: false, data: { declined: true } };
+  }, (job, data) => (data.skipped_recent
+    ? `${job.title} queued: ${fmtNumber(data.recipients)} to remind, ` +
+      `${fmtNumber(data.skipped_recent)} reminded recently left out.`
+    : `${job.title} queued.`));
 }
 
 const demoButton = $("#demo-start");

@@ -89,7 +89,8 @@ def test_agreement_list_counts_the_unsigned():
     body = _client(staff).get("/api/campaigns/agreements/").json()
     assert body == {"agreements": [{"id": agreement.pk, "slug": "terms",
                                     "title": "Terms & Conditions", "version": 1,
-                                    "unsigned": 5}]}
+                                    "unsigned": 5, "reminded_recently": 0,
+                                    "last_campaign": None}]}
 
 
 def test_a_campaign_that_ended_without_its_thread_gets_its_summary_once(mailoutbox):

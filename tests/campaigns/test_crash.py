@@ -38,6 +38,7 @@ def test_resume_after_sigkill_sends_only_the_rest(transactional_db, held_sink, s
         "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
         "MEDIA_ROOT": str(media_root), "DJANGO_VAR_DIR": str(tmp_path),
         "EMAIL_URL": held_sink.url + "?timeout=30",
+        "JOBS_PROGRESS_INTERVAL": "2",  # the row's last progress write trails the sends
     }, log_dir=output_dir, name="daphne-campaign-crash").start()
     try:
         client = LiveClient(server.url).login(owner.username, PASSWORD)
@@ -73,4 +74,7 @@ def test_resume_after_sigkill_sends_only_the_rest(transactional_db, held_sink, s
                .values_list("email", flat=True)) == in_flight
     summaries = [m for m in held_sink.parsed() if m["To"] == OWNER]
     assert summaries[0]["Subject"].startswith("Campaign interrupted: 120 sent, 0 failed")
+    # The card and the API say what the summary says, not the last progress write.
+    first.refresh_from_db()
+    assert (first.status, first.done, first.failed) == ("interrupted", 120, 0)
     assert "Not sent:       280" in summaries[0].get_body(("plain",)).get_content()

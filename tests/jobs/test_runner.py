@@ -165,3 +165,89 @@ def test_the_fair_queue_takes_owners_round_robin():
         queue.put(owner, (f"{owner}{n}", Future()))
     order = [queue.pop()[0] for _ in range(len(queue))]
     assert order == ["a1", "b1", "c1", "a2", "b2", "a3"] and queue.pop() is None
+
+
+# --- every ending writes the kind's true counts (JobKind.counts) ---------------------------
+class Ledger:
+    """What a kind records itself (a campaign's recipient rows): the truth the row must get,
+    whatever the Reporter last flushed."""
+
+    def __init__(self):
+        self.counts = {}
+        self.seen_by_end_hook = {}
+
+    def set(self, job, done, failed=0):
+        self.counts[str(job.pk)] = {"done": done, "failed": failed}
+
+    def tally(self, job):
+        return self.counts.get(str(job.pk), {"done": 0, "failed": 0})
+
+    def on_end(self, job, notes):
+        self.seen_by_end_hook[str(job.pk)] = (job.status, job.done, job.failed)
+
+
+@pytest.fixture
+def ledger():
+    return Ledger()
+
+
+@pytest.mark.parametrize("ending", ["succeeded", "failed", "cancelled"])
+def test_each_ending_of_the_runner_writes_the_tally(owner, kind, ledger, ending, settings):
+    settings.JOBS_PROGRESS_INTERVAL = 3600  # nothing but the ending writes counts
+
+    def run(job, reporter):
+        reporter.set_total(10)
+        reporter.advance(3)  # the Reporter counted 3 (not flushed)...
+        ledger.set(job, 7, 2)  # ...the kind's own records say 7 done, 2 failed
+        if ending == "failed":
+            raise RuntimeError("boom")
+        if ending == "cancelled":
+            job_cancel(job_id=job.pk)
+            reporter._last_cancel_check = None  # read the flag now, not in an hour
+            reporter.check_cancelled()
+        return JobOutcome()
+
+    name = kind(f"t-tally-{ending}", run, counts=ledger.tally, on_end=ledger.on_end)
+    job = job_start(kind=name, owner_id=owner.pk, title="tally")
+    wait(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.failed) == (ending, 7, 2)
+    assert ledger.seen_by_end_hook[str(job.pk)] == (ending, 7, 2)
+
+
+def test_a_job_interrupted_while_its_code_runs_gets_the_final_tally(owner, kind, ledger):
+    """A shutdown marks the job interrupted with the counts of that moment; the code goes on
+    to its next report, and the row then gets the final counts before the end hook runs."""
+    from jobs.services import job_interrupt
+
+    def run(job, reporter):
+        reporter.set_total(10)
+        ledger.set(job, 4)
+        job_interrupt(job_id=job.pk, reason="server stopping")
+        assert Job.objects.get(pk=job.pk).done == 4  # the tally of that moment
+        ledger.set(job, 6, 1)  # in-flight work completes
+        reporter.set_total(10)  # the next report: JobStopped
+
+    name = kind("t-tally-stopped", run, counts=ledger.tally, on_end=ledger.on_end)
+    job = job_start(kind=name, owner_id=owner.pk, title="tally")
+    wait(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.failed) == ("interrupted", 6, 1)
+    assert ledger.seen_by_end_hook[str(job.pk)] == ("interrupted", 6, 1)
+
+
+def test_endings_without_a_thread_write_the_tally(owner, kind, ledger):
+    """A queued job cancelled, and a job whose process died (the stale sweep)."""
+    from jobs.services import job_interrupt
+
+    name = kind("t-tally-queued", lambda job, reporter: None, counts=ledger.tally,
+                on_end=ledger.on_end)
+    cancelled = Job.objects.create(kind=name, title="q1", owner=owner)  # no thread runs them
+    dead = Job.objects.create(kind=name, title="q2", owner=owner)
+    ledger.set(cancelled, 2)
+    ledger.set(dead, 5, 3)
+    assert job_cancel(job_id=cancelled.pk).done == 2
+    dead = job_interrupt(job_id=dead.pk, reason="no heartbeat")
+    assert (dead.done, dead.failed) == (5, 3)
+    assert ledger.seen_by_end_hook[str(cancelled.pk)] == ("cancelled", 2, 0)
+    assert ledger.seen_by_end_hook[str(dead.pk)] == ("interrupted", 5, 3)

@@ -158,13 +158,17 @@ class Command(BaseCommand):
                                  reporter_factory=terminal_reporter(line))
         except KeyboardInterrupt:
             line.end()
-            resumable = False
+            resumable, counts = False, ""
             if started:
-                started[0].refresh_from_db(fields=["resumable"])
-                resumable = started[0].resumable
+                job = started[0]
+                job.refresh_from_db(fields=["resumable", "done", "failed", "total"])
+                resumable = job.resumable
+                # The row's counts: the same the dashboard, the API and any summary show.
+                of = f" of {job.total:,}" if job.total is not None else ""
+                counts = f" after {job.done:,} done, {job.failed:,} failed{of}"
             where = ("it can be resumed from the dashboard" if resumable
                      else "run the command again to start it over")
-            self.stderr.write(f"Interrupted; {where}.")
+            self.stderr.write(f"Interrupted{counts}; {where}.")
             sys.exit(EXIT_INTERRUPTED)
         snap = job_snapshot(job)
         line.draw(snap, final=True)
