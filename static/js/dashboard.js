@@ -187,7 +187,7 @@ function showJob(job) {
   renderCard(card, job);
   placeCard(card, job);
   cards.set(job.id, card);
-  $("#jobs-empty").hidden = false;
+  $("#jobs-empty").hidden = true;
 }
 
 function showAll(jobs) {

@@ -148,12 +148,14 @@ def test_a_second_campaign_asks_before_mailing_the_same_users_again(new_page, sm
     for n in range(5):
         make_user(staff=False, email=f"again-{n}@example.com")
     page = open_dashboard(new_page, admin)
+    assert page.locator("#jobs-empty").is_visible()  # no job yet: the empty state says so
     row = page.locator(f'[data-agreement="{agreement.slug}"]')
     row.get_by_text("5 unsigned").wait_for()
     send = row.get_by_role("button", name="Send reminders for Privacy notice")
     send.click()
     first = newest_job_id(page)
     card(page, first).locator('[data-role=status]:text-is("Done")').wait_for()
+    assert page.locator("#jobs-empty").is_hidden()  # not next to a real job
     # The list reloads when a campaign ends: it says who was just reminded.
     row.get_by_text("5 reminded").wait_for()
     assert "5 unsigned · 5 reminded" in row.locator("[data-role=audience]").inner_text()
