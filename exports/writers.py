@@ -78,12 +78,25 @@ def csv_text(value: str) -> str:
     return _CSV_CELL_START.sub("'", value) if _CSV_RISKY(value) else value
 
 
+def _csv_any(value: object) -> object:
+    return csv_text(value) if isinstance(value, str) else value
+
+
+def csv_labels(choices: dict) -> dict:
+    """Choice labels as CSV text, guarded like any text (a label is text a spreadsheet could
+    run too); lazy labels are translated here, at the export's language."""
+    return {key: csv_text(str(label)) for key, label in choices.items()}
+
+
 def _converters(columns: Sequence[ResolvedColumn], tz: tzinfo | None, *, text: bool
                 ) -> list[Callable[[object], object] | None]:
     """Per column: a function that makes a DB value writable (None: keep it as it is)."""
     out: list[Callable[[object], object] | None] = []
     for col in columns:
-        if col.choices:
+        if col.choices and text:
+            labels = csv_labels(col.choices)
+            out.append(lambda v, ch=labels: ch[v] if v in ch else _csv_any(v))
+        elif col.choices:
             out.append(lambda v, ch=col.choices: ch.get(v, v))
         elif text and col.kind == TEXT:
             out.append(lambda v: csv_text(v) if isinstance(v, str) else v)
@@ -210,13 +223,13 @@ def csv_row_function(columns: Sequence[ResolvedColumn], tz: tzinfo | None
     one expression: a Python call per text cell (the formula guard) made CSV slower than the
     xlsx (1,000,000 rows, SQLite: 18.4 s against 16.8 s)."""
     namespace: dict = {"_F": FORMULA_START, "_str": str,  # isinstance(v, _str): any type
-                       "_risky": _CSV_RISKY, "_guard": csv_text}
+                       "_risky": _CSV_RISKY, "_guard": csv_text, "_any": _csv_any}
     cells = []
     for i, col in enumerate(columns):
         v = f"v{i}"
         if col.choices:
-            namespace[f"ch{i}"] = col.choices
-            cells.append(f"(None if {v} is None else ch{i}.get({v}, {v}))")
+            namespace[f"ch{i}"] = csv_labels(col.choices)
+            cells.append(f"(None if {v} is None else ch{i}[{v}] if {v} in ch{i} else _any({v}))")
         elif col.kind == TEXT:
             # csv_text, only called for text that needs it (one search, in C, otherwise).
             cells.append(f"(_guard({v}) if isinstance({v}, _str) and ({v}[:1] in _F "

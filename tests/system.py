@@ -1,8 +1,9 @@
 """Install what the test suite needs from Debian when it is missing (root only).
 
 Run by `make test` before pytest: redis-server when no REDIS_URL, PostgreSQL when no
-DATABASE_URL, chromium for the browser tests. Without root, a missing piece is reported and
-the tests that need it fail with a sentence saying so.
+DATABASE_URL, chromium for the browser tests, libreoffice-calc-nogui (soffice) for the
+LibreOffice tests. Without root, a missing piece is reported and the tests that need it fail
+with a sentence saying so.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def main() -> int:
         wanted.append("postgresql")
     if not shutil.which("chromium"):
         wanted.append("chromium")
+    if not shutil.which("soffice"):
+        wanted.append("libreoffice-calc-nogui")
     if not wanted:
         return 0
     print(f"installing {' '.join(wanted)} with apt-get…", flush=True)

@@ -81,3 +81,15 @@ def test_csv_neutralizes_formulas_behind_separators_and_line_breaks(tmp_path):
     for field in got:
         for piece in re.split(r'[;\t\r\n]', field):
             assert piece.lstrip('"')[:1] not in set("=+-@"), (field, piece)
+
+
+def test_csv_guards_choice_labels_and_unknown_choice_values(tmp_path):
+    cols = (ResolvedColumn("status", "Status", "text", None, {"a": "=Paid", "b": "Open"}, False),)
+    path = tmp_path / "out.csv"
+    writer = open_writer("csv", str(path), engine="fast", title="x", columns=cols, widths=[],
+                         tz=None)
+    writer.write_rows([("a",), ("b",), ("-1+2",), (None,)])
+    writer.close()
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        got = [row[0] for row in list(csv.reader(fh))[1:]]
+    assert got == ["'=Paid", "Open", "'-1+2", ""]
