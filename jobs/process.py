@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _started = False
+# Job code stops at its next report or check: a demo step, one email, one export chunk, well
+# under a second; the bound keeps SIGTERM prompt if some code does not report for long.
+STOP_WAIT = 3.0
 
 
 def start(*, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -48,7 +51,9 @@ def start(*, loop: asyncio.AbstractEventLoop | None = None) -> None:
 
 def stop() -> None:
     """Graceful shutdown: stop taking jobs, mark this process's active jobs interrupted and
-    push that, then let the pool go (its threads meet JobStopped at their next report)."""
+    push that, give their threads up to STOP_WAIT to stop at their next report (each then
+    writes and pushes its final counts while the loop still runs: trap 18), then let the
+    pool go."""
     runner.accepting = False
     monitor.stop()
     try:
@@ -58,6 +63,9 @@ def stop() -> None:
         logger.exception("shutdown: could not mark jobs interrupted")
     finally:
         connection.close()
+    if not runner.wait_stopped(timeout=STOP_WAIT):
+        logger.warning("shutdown: job code still running after %.0f s; its final counts may "
+                       "reach the browsers only at their next snapshot", STOP_WAIT)
     broadcaster.wait_idle(timeout=2.0)
     runner.shutdown(wait=False)
 

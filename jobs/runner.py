@@ -72,6 +72,7 @@ class Runner:
     def __init__(self) -> None:
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when a job's code leaves
         self._waiting = FairQueue()
         self._busy = 0
         self.accepting = True
@@ -135,6 +136,12 @@ class Runner:
     def _leave(self, job_id: str) -> None:
         with self._lock:
             self._running.discard(job_id)
+            self._idle.notify_all()
+
+    def wait_stopped(self, timeout: float) -> bool:
+        """Wait until no job's code runs in this process (up to `timeout`); whether it holds."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._running, timeout=timeout)
 
     def shutdown(self, *, wait: bool) -> None:
         """Stop taking jobs, drop the waiting ones; optionally wait for the running ones."""
