@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from jobs.broadcast import broadcaster
 from tokens.models import AccessToken
 from tokens.scopes import ScopeError, parse_expiry
 from tokens.services import TokenNotAllowed, token_create, token_revoke
@@ -90,3 +91,6 @@ class Command(BaseCommand):
                                returncode=EXIT_USAGE)
         self.stdout.write(f"Revoked token {token.pk} ({token.display_prefix}) of "
                           f"{token.user.get_username()} at {_when(token.revoked_at)}.")
+        # The revoke pushes `token.revoked` from this process's private loop: let it go out
+        # before the process exits, or only the sockets' periodic recheck would close them.
+        broadcaster.wait_idle(timeout=2.0)
