@@ -51,7 +51,12 @@ class AccessTokenMiddleware:
         except TokenRefused as exc:
             return _refusal(str(exc), 401, 'Bearer error="invalid_token"')
         token_touch(token)
-        request.user = token.user
+        user = token.user
+
+        async def auser() -> object:  # Django's async accessor, else the session's user
+            return user
+
+        request.user, request.auser = user, auser
         request.access_token = token
         # Read by CsrfViewMiddleware.process_view, which runs after this (see above for why).
         # The flag Django's own test client sets, there since Django 1.x; were it ever

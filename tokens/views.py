@@ -30,7 +30,9 @@ def token_collection(request: HttpRequest) -> HttpResponse:
                                    scopes=data.get("scopes"), expires_in=expires_in)
     except (ScopeError, TokenNotAllowed) as exc:
         return json_error(str(exc), 400)
-    return JsonResponse({"token": text, "access_token": token_snapshot(token)}, status=201)
+    response = JsonResponse({"token": text, "access_token": token_snapshot(token)}, status=201)
+    response["Cache-Control"] = "no-store"  # the one answer that carries the secret
+    return response
 
 
 @api_view(methods=("POST",), staff=True, scope=None)

@@ -267,6 +267,7 @@ def test_the_dashboard_api_creates_lists_and_revokes_ones_own(server, holder):
     try:
         made = client.post("/api/tokens/", {"name": "ci", "scopes": ["read"], "expires": "12h"})
         assert made.status_code == 201, made.text
+        assert made.headers["cache-control"] == "no-store"
         text, shown = made.json()["token"], made.json()["access_token"]
         assert text.startswith(shown["prefix"] + "_") and shown["scopes"] == ["read"]
         listed = client.get("/api/tokens/").json()["tokens"]
