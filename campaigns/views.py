@@ -23,7 +23,7 @@ from jobs.snapshot import job_snapshot
 from realtime_site.api import api_view, flag, json_error, request_data
 
 
-@api_view(methods=("POST",), staff=True)
+@api_view(methods=("POST",), staff=True, scope="start")
 def campaign_create(request: HttpRequest) -> HttpResponse:
     """Start a reminder campaign for one agreement (id or slug)."""
     if not may_send_reminders(request.user):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -14,17 +16,20 @@ from django.conf import settings
 
 from consumers.identity import session_user
 from consumers.intake import CLOSE_POLICY, socket_budget
-from jobs.groups import JOB_UPDATE, SESSION_ENDED, update_frame, user_group
+from jobs.groups import JOB_UPDATE, SESSION_ENDED, TOKEN_REVOKED, update_frame, user_group
 from jobs.selectors import job_get_visible, jobs_recent
 from jobs.services import JobAlreadyFinished, job_cancel
 from jobs.snapshot import job_snapshot
+from tokens.scopes import CANCEL, READ
+from tokens.services import token_user
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 MAX_FRAME_CHARS = 4096
-PUSH_TYPES = frozenset({JOB_UPDATE, SESSION_ENDED})  # handlers that never touch the database
+# Handlers that never touch the database.
+PUSH_TYPES = frozenset({JOB_UPDATE, SESSION_ENDED, TOKEN_REVOKED})
 
 
 class JobsConsumer(AsyncWebsocketConsumer):
@@ -34,6 +39,10 @@ class JobsConsumer(AsyncWebsocketConsumer):
     user: Any = None  # the socket's user as last checked (never the connect-time scope user)
     checked_at = 0.0
     last_sync = float("-inf")
+    # Opened with an access token (consumers.bearer): its id and scopes, else None.
+    token_id: int | None = None
+    token_scopes: frozenset[str] = frozenset()
+    watcher: asyncio.Task | None = None
 
     async def connect(self) -> None:
         """Accept first, then close with 4401/4403, so the browser sees the code (trap 12)."""
@@ -41,6 +50,12 @@ class JobsConsumer(AsyncWebsocketConsumer):
         # Spent again here for ASGI servers other than daphne (consumers.intake guards
         # daphne's own queue); under daphne a frame that got this far is within it anyway.
         self.budget = socket_budget()
+        refusal = self.scope.get("auth_refusal")
+        if refusal is not None:  # a bad token, or one in the URL (consumers.bearer)
+            code, sentence = refusal
+            await self.send_error(sentence)
+            await self.close(code=code)
+            return
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -48,10 +63,20 @@ class JobsConsumer(AsyncWebsocketConsumer):
         if not user.is_staff:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        token = self.scope.get("access_token")
+        if token is not None:
+            if READ not in token.scope_set:
+                await self.send_error("This access token lacks the `read` scope, which "
+                                      "watching jobs needs.")
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+            self.token_id, self.token_scopes = token.pk, token.scope_set
         # Read by the auth middleware for this handshake (session, expiry, auth hash): fresh.
         self.user, self.checked_at = user, time.monotonic()
         self.group = user_group(self.user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        if self.token_id is not None:
+            self.watcher = asyncio.create_task(self.watch_token())
         await self.send_snapshot()
 
     async def dispatch(self, message: dict) -> None:
@@ -70,6 +95,9 @@ class JobsConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Leave the group."""
+        if self.watcher is not None and self.watcher is not asyncio.current_task():
+            self.watcher.cancel()
+        self.watcher = None
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -131,6 +159,10 @@ class JobsConsumer(AsyncWebsocketConsumer):
         if not isinstance(job_id, str):
             await self.send_error("cancel needs 'job': the job id as a string.")
             return
+        if self.token_id is not None and CANCEL not in self.token_scopes:
+            await self.send_error("This access token lacks the `cancel` scope; create a token "
+                                  "with `cancel` to do this.", job=job_id[:64])
+            return
         snapshot, error = await self._cancel(job_id)
         if error:
             await self.send_error(error, job=job_id[:64])
@@ -157,10 +189,15 @@ class JobsConsumer(AsyncWebsocketConsumer):
         be served, else None (and `self.user` is the user as they are now: rights, superuser).
 
         4401 when the session is gone, expired or no longer valid for the user (logged out,
-        deactivated, password changed); 4403 when still logged in but no longer staff.
+        deactivated, password changed), or, for a socket opened with an access token, when
+        the token was revoked or expired or its user deactivated; 4403 when still logged in
+        but no longer staff.
         """
         self.checked_at = time.monotonic()
-        user = session_user(getattr(self.scope.get("session"), "session_key", None))
+        if self.token_id is not None:
+            user = token_user(self.token_id)
+        else:
+            user = session_user(getattr(self.scope.get("session"), "session_key", None))
         connected = self.scope.get("user")
         if user is None or connected is None or user.pk != connected.pk:
             return CLOSE_UNAUTHENTICATED
@@ -200,6 +237,33 @@ class JobsConsumer(AsyncWebsocketConsumer):
 
     async def session_ended(self, event: dict) -> None:
         """Close sockets of a session that logged out."""
+        if self.token_id is not None:
+            return  # a token socket has no session; logging out elsewhere does not end it
         session = self.scope.get("session")
         if getattr(session, "session_key", None) == event.get("session_key"):
             await self.stop(CLOSE_UNAUTHENTICATED)
+
+    async def token_revoked(self, event: dict) -> None:
+        """Close sockets opened with a token that was just revoked (tokens.services)."""
+        if self.token_id is not None and event.get("token_id") == self.token_id:
+            await self.stop(CLOSE_UNAUTHENTICATED)
+
+    async def watch_token(self) -> None:
+        """A token socket is re-read every JOBS_WS_RECHECK seconds even when idle.
+
+        A session socket is re-read on client messages and pushes only; a program's socket
+        may sit silent for hours, and its token's expiry, a revocation from another process
+        (the command, another server) or its user losing staff must still close it within
+        seconds. One indexed read per token socket per interval: programs are few.
+        """
+        with contextlib.suppress(asyncio.CancelledError):
+            while self.group is not None:
+                # A client message or a push may have checked it meanwhile: wait out the rest.
+                wait = settings.JOBS_WS_RECHECK - (time.monotonic() - self.checked_at)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                refused = await self.recheck()
+                if refused is not None:
+                    await self.stop(refused)
+                    return

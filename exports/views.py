@@ -30,7 +30,7 @@ def _filters(data: dict) -> object:
     return filters
 
 
-@api_view(methods=("POST",), staff=True)
+@api_view(methods=("POST",), staff=True, scope="start")
 def export_start_view(request: HttpRequest) -> HttpResponse:
     """Start an export of one claim type: 202 with the job, 400 with the choices."""
     data = request_data(request)

@@ -6,6 +6,7 @@ import json
 
 JOB_UPDATE = "job.update"  # handled by JobsConsumer.job_update
 SESSION_ENDED = "session.ended"  # handled by JobsConsumer.session_ended
+TOKEN_REVOKED = "token.revoked"  # handled by JobsConsumer.token_revoked
 
 
 def user_group(user_id: int) -> str:

@@ -51,7 +51,7 @@ def job_detail(request: HttpRequest, job_id: Any) -> HttpResponse:
     return JsonResponse({"job": job_snapshot(job)})
 
 
-@api_view(methods=("POST",))
+@api_view(methods=("POST",), scope="cancel")
 def job_cancel_view(request: HttpRequest, job_id: Any) -> HttpResponse:
     """Ask a job to stop; 409 when it already finished."""
     job = _visible(request, job_id)
@@ -62,7 +62,7 @@ def job_cancel_view(request: HttpRequest, job_id: Any) -> HttpResponse:
     return JsonResponse({"job": job_snapshot(job)}, status=202)
 
 
-@api_view(methods=("POST",), staff=True)
+@api_view(methods=("POST",), staff=True, scope="start")
 def job_resume_view(request: HttpRequest, job_id: Any) -> HttpResponse:
     """Start a new job continuing (campaign) or retrying (export) this one; 409 when it cannot."""
     job = _visible(request, job_id)
@@ -126,7 +126,7 @@ def job_download(request: HttpRequest, job_id: Any) -> HttpResponse:
     return response
 
 
-@api_view(methods=("POST",), staff=True)
+@api_view(methods=("POST",), staff=True, scope="start")
 def demo_job_start(request: HttpRequest) -> HttpResponse:
     """Start the demonstration job (only with JOBS_DEMO_ENDPOINT on)."""
     if not settings.JOBS_DEMO_ENDPOINT:

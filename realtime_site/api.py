@@ -45,8 +45,22 @@ def json_error(message: str, status: int, **extra: Any) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
-def api_view(*, methods: tuple[str, ...], staff: bool = False) -> Callable:
-    """Answer 401/403/405 as JSON before the view runs."""
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+AUTO = "auto"
+
+
+def api_view(*, methods: tuple[str, ...], staff: bool = False, scope: str | None = AUTO
+             ) -> Callable:
+    """Answer 401/403/405 as JSON before the view runs.
+
+    `scope` is what an access token (tokens/, `request.access_token`) needs to call the view
+    beside its user's own rights: `read`, `start` or `cancel`; None for a view a token may
+    not call at all (managing tokens takes a session). The default is `read` for a view that
+    only reads, and None for one that changes anything: a new unsafe view is closed to
+    tokens until it says which scope it needs. Session requests are not affected.
+    """
+    if scope == AUTO:
+        scope = "read" if set(methods) <= SAFE_METHODS else None
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -56,9 +70,20 @@ def api_view(*, methods: tuple[str, ...], staff: bool = False) -> Callable:
                 response["Allow"] = ", ".join(methods)
                 return response
             if not request.user.is_authenticated:
-                return json_error("Log in first.", 401)
+                response = json_error("Log in first.", 401)
+                response["WWW-Authenticate"] = 'Bearer realm="api"'
+                return response
             if staff and not request.user.is_staff:
                 return json_error("Only staff members can do this.", 403)
+            token = getattr(request, "access_token", None)
+            if token is not None:
+                if scope is None:
+                    return json_error("This endpoint takes a session login, not an access "
+                                      "token.", 403)
+                if scope not in token.scope_set:
+                    return json_error(f"This access token lacks the `{scope}` scope; create "
+                                      f"a token with `{scope}` to do this.", 403,
+                                      missing_scope=scope)
             try:
                 return view(request, *args, **kwargs)
             except ApiError as exc:

@@ -36,6 +36,7 @@ if settings.SERVE_STATIC:
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from consumers.bearer import BearerOrCookie  # noqa: E402
 from consumers.origin import SameOriginValidator  # noqa: E402
 from consumers.routing import websocket_urlpatterns  # noqa: E402
 from realtime_site import lifecycle  # noqa: E402
@@ -45,8 +46,13 @@ application = ServerLoopMiddleware(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": SameOriginValidator(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            # A Bearer header on the upgrade request: the token path, no Origin or cookie;
+            # anything else: the Origin check and the session, as before (consumers/bearer.py).
+            "websocket": BearerOrCookie(
+                token_app=URLRouter(websocket_urlpatterns),
+                cookie_app=SameOriginValidator(
+                    AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+                ),
             ),
         }
     )

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "jobs",
     "exports",
     "campaigns",
+    "tokens",
     "consumers",
 ]
 
@@ -63,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After the session user, before any view: a Bearer header on /api/ replaces it (tokens/).
+    "tokens.middleware.AccessTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/jobs/", include("jobs.urls")),
     path("api/exports/", include("exports.urls")),
     path("api/campaigns/", include("campaigns.urls")),
+    path("api/tokens/", include("tokens.urls")),
     path("agreements/", include("campaigns.page_urls")),
     path("api/demo-jobs/", job_views.demo_job_start, name="demo-job-start"),
     # Unknown /api/ paths answer JSON 404 even with DEBUG on.
