@@ -1,10 +1,15 @@
 """Benchmark: the campaign job vs the seed's one-by-one `mail.send(priority='now')` loop.
 
     .venv/bin/python bench/campaign.py --recipients 10000
+    .venv/bin/python bench/campaign.py --sinks relay --connections 4,8,16,24,32 --seed-limit 300
 
 Same recipients, same post-office template, same run, against real local SMTP servers:
-Postfix's `smtp-sink` (C; counts sessions itself) and aiosmtpd (in its own process).
-Not a timed test. A fresh SQLite database in a temporary folder (the embedded default).
+Postfix's `smtp-sink` (C; counts sessions itself), aiosmtpd (in its own process), and
+"relay": aiosmtpd delaying every reply by --latency-ms (20), as a remote relay's round trip
+would. `--connections` runs the campaign once per CAMPAIGN_CONNECTIONS value, each on an
+agreement of its own (every user unsigned). On the relay, `--max-rate` runs one more campaign
+under CAMPAIGN_MAX_RATE on `--rate-recipients` users and measures its pace from the sink's
+receive times. Not a timed test. A fresh SQLite database in a temporary folder.
 """
 
 from __future__ import annotations
@@ -59,12 +64,16 @@ class SmtpSink:
 
 
 class AioSink:
-    name = "aiosmtpd (Python, own process)"
+    def __init__(self, latency_ms: float = 0.0) -> None:
+        self.latency_ms = latency_ms
+        self.name = (f"aiosmtpd relay: {latency_ms:g} ms per reply (own process)" if latency_ms
+                     else "aiosmtpd (Python, own process)")
 
     def start(self) -> int:
         self.port = _free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.campaigns.sink", "--port", str(self.port)],
+            [sys.executable, "-m", "tests.campaigns.sink", "--port", str(self.port),
+             "--latency-ms", str(self.latency_ms)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
         return self.port
@@ -90,14 +99,34 @@ def _smtp(port: int):
     )
 
 
-def run_product(sink, owner, agreement) -> dict:
+def bench_agreement(slug: str, *, unsigned: int | None = None):
+    """An agreement of its own for one campaign run, so that every run reminds the same users
+    (no resend guard in the way); `unsigned`: everyone else has accepted it."""
+    from django.contrib.auth import get_user_model
+
+    from campaigns.models import Acceptance, Agreement
+
+    agreement = Agreement.objects.create(slug=slug, title="Terms & Conditions", version=1,
+                                         body="1. Be nice.")
+    users = get_user_model().objects.order_by("pk").values_list("pk", flat=True)
+    accepted = list(users[unsigned:]) if unsigned is not None else []
+    accepted += list(users.filter(username="bench-owner"))
+    Acceptance.objects.bulk_create([Acceptance(user_id=pk, agreement=agreement)
+                                    for pk in set(accepted)], batch_size=2000)
+    return agreement
+
+
+def run_product(sink, owner, agreement, *, connections: int, max_rate: float = 0.0) -> dict:
+    from django.test import override_settings
+
     from campaigns.models import Recipient
     from campaigns.services import campaign_start
     from jobs.models import Job
     from jobs.process import run_foreground
 
     port = sink.start()
-    with _smtp(port):
+    with _smtp(port), override_settings(CAMPAIGN_CONNECTIONS=connections,
+                                        CAMPAIGN_MAX_RATE=max_rate):
         started = []
         # The runner's own path (execute), in this thread; timed from the row's creation.
         job = run_foreground(
@@ -108,7 +137,12 @@ def run_product(sink, owner, agreement) -> dict:
     counts = sink.stop()
     job = Job.objects.get(pk=job.pk)
     recorded = Recipient.objects.filter(job=job, status__in=["sent", "failed"]).count()
-    return {"way": "campaign job", "emails": job.done, "failed": job.failed,
+    # The sink's receive times of the reminders (the summary comes last): the pace it saw.
+    received = counts.get("received_at", [])[:job.done]
+    paced = (len(received) - 1) / (received[-1] - received[0]) if len(received) > 1 else None
+    way = f"campaign job, {connections} connections" + (
+        f", CAMPAIGN_MAX_RATE={max_rate:g}" if max_rate else "")
+    return {"way": way, "emails": job.done, "failed": job.failed, "sink_rate": paced,
             "seconds": seconds, "client_connections": job.result.get("connections"),
             "server_connections": counts["connections"] - 1,  # minus the summary's
             "server_messages": counts["messages"] - 1, "recorded": recorded,
@@ -151,22 +185,20 @@ def run_seed(sink, agreement, limit: int) -> dict:
             "recorded": sent, "status": ""}
 
 
-def table(sink_name: str, rows: list[dict]) -> str:
-    base = rows[0]["emails"] / rows[0]["seconds"]
+def table(sink_name: str, rows: list[dict], seed: dict) -> str:
+    """Each row against the seed loop's emails per second (the last row)."""
+    base = seed["emails"] / seed["seconds"]
     lines = [f"\n{sink_name}",
-             f"| {'way':<38} | {'emails':>6} | {'seconds':>7} | {'emails/s':>8} | "
-             f"{'SMTP conns':>10} | {'vs campaign':>11} |",
-             f"|{'-' * 40}|{'-' * 8}|{'-' * 9}|{'-' * 10}|{'-' * 12}|{'-' * 13}|"]
-    for row in rows:
+             f"| {'way':<54} | {'emails':>6} | {'seconds':>7} | {'emails/s':>8} | "
+             f"{'at sink/s':>9} | {'SMTP conns':>10} | {'vs seed':>8} |",
+             f"|{'-' * 56}|{'-' * 8}|{'-' * 9}|{'-' * 10}|{'-' * 11}|{'-' * 12}|{'-' * 10}|"]
+    for row in [*rows, seed]:
         rate = row["emails"] / row["seconds"] if row["seconds"] else 0
-        lines.append(f"| {row['way']:<38} | {row['emails']:>6} | {row['seconds']:>7.2f} | "
-                     f"{rate:>8.0f} | {row['server_connections']:>10} | "
-                     f"{(rate / base if base else 0):>10.2f}x |")
+        at_sink = f"{row['sink_rate']:.2f}" if row.get("sink_rate") else "-"
+        lines.append(f"| {row['way']:<54} | {row['emails']:>6} | {row['seconds']:>7.2f} | "
+                     f"{rate:>8.1f} | {at_sink:>9} | {row['server_connections']:>10} | "
+                     f"{(rate / base if base else 0):>7.1f}x |")
     return "\n".join(lines)
-
-
-def _speedup(product: dict, seed: dict) -> float:
-    return (product["emails"] / product["seconds"]) / (seed["emails"] / seed["seconds"])
 
 
 def main() -> None:
@@ -174,7 +206,14 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--seed-limit", type=int, default=0,
                         help="Run the seed loop on only the first N recipients (0: all).")
-    parser.add_argument("--sinks", default="smtp-sink,aiosmtpd")
+    parser.add_argument("--sinks", default="smtp-sink,aiosmtpd,relay")
+    parser.add_argument("--latency-ms", type=float, default=20.0,
+                        help="the relay sink's delay before every reply")
+    parser.add_argument("--connections", default="4",
+                        help="CAMPAIGN_CONNECTIONS values, one campaign each (e.g. 4,8,16)")
+    parser.add_argument("--max-rate", type=float, default=14.0,
+                        help="on the relay: one more campaign under CAMPAIGN_MAX_RATE (0: none)")
+    parser.add_argument("--rate-recipients", type=int, default=300)
     args = parser.parse_args()
 
     var = tempfile.mkdtemp(prefix="bench-campaign-")
@@ -190,6 +229,7 @@ def main() -> None:
 
     from campaigns.models import Acceptance, Agreement
 
+    connections = [int(n) for n in args.connections.split(",")]
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     call_command("load_demo_users", count=args.recipients, accept_every=0, verbosity=0)
@@ -210,16 +250,31 @@ def main() -> None:
             sinks.append(SmtpSink())
         elif name == "aiosmtpd":
             sinks.append(AioSink())
+        elif name == "relay":
+            sinks.append(AioSink(latency_ms=args.latency_ms))
     limit = args.seed_limit or args.recipients
+    runs = 0
     for sink in sinks:
-        product = run_product(sink, owner, agreement)
+        rows = []
+        for n in connections:
+            runs += 1
+            rows.append(run_product(sink, owner, bench_agreement(f"bench-{runs}"),
+                                    connections=n))
+        if isinstance(sink, AioSink) and sink.latency_ms and args.max_rate:
+            runs += 1
+            rows.append(run_product(
+                sink, owner, bench_agreement(f"bench-{runs}", unsigned=args.rate_recipients),
+                connections=max(connections), max_rate=args.max_rate))
         seed = run_seed(sink, agreement, limit)
-        print(table(sink.name, [product, seed]))
-        print(f"campaign: status {product['status']}, {product['recorded']} outcomes recorded, "
-              f"{product['server_messages']} messages at the sink, "
-              f"{product['client_connections']} connections opened by the job; "
-              f"snapshot {product['snapshot_seconds']} s + sending {product['send_seconds']} s; "
-              f"campaign/seed speed: {_speedup(product, seed):.1f}x")
+        print(table(sink.name, rows, seed))
+        for product in rows:
+            print(f"{product['way']}: status {product['status']}, "
+                  f"{product['recorded']} outcomes recorded, "
+                  f"{product['server_messages']} messages at the sink, "
+                  f"{product['client_connections']} connections opened by the job; "
+                  f"snapshot {product['snapshot_seconds']} s + sending "
+                  f"{product['send_seconds']} s")
+        sys.stdout.flush()
     shutil.rmtree(var, ignore_errors=True)
 
 
