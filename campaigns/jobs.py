@@ -60,8 +60,10 @@ def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
         stats = dispatcher.run()
     finally:
         reporter.notes["connections"] = dispatcher.stats.connections
+        reporter.notes["throttled"] = dispatcher.stats.throttled
         extra.update(connections=dispatcher.stats.connections,
                      reconnects=dispatcher.stats.reconnects,
+                     throttled=dispatcher.stats.throttled,
                      send_seconds=round(time.monotonic() - started
                                         - extra["snapshot_seconds"], 2))
         # The last counts reach the row whatever the ending (JobStopped: already final).

@@ -26,6 +26,7 @@ def campaign_ended(job: Job, notes: dict[str, Any]) -> None:
     """Every ending mails the owner the summary, once (two servers may both notice an end)."""
     skipped = notes.get("skipped_recent", (job.result or {}).get("skipped_recent"))
     campaign_summary_send(job_id=job.pk, extra={"connections": notes.get("connections"),
+                                                "throttled": notes.get("throttled"),
                                                 "skipped_recent": skipped,
                                                 "resend_after_hours": resend_hours()})
 

@@ -100,7 +100,9 @@ def test_throttling_answers_are_waited_out_and_counted_not_failed(
     assert {a: received[a] for a in addresses} == dict.fromkeys(addresses, 1)
     assert len(sink.handler.throttled) == 8
     [dispatcher] = dispatchers
-    assert dispatcher.stats.throttled == 8
+    assert dispatcher.stats.throttled == 8 == job.result["throttled"]
+    [summary] = [m for m in sink.parsed() if m["To"] == OWNER]
+    assert "waited out and sent again): 8" in summary.get_body(("plain",)).get_content()
     assert dispatcher.stats.reconnects == 0  # a 421 is an answer, not a lost connection
     rows = Recipient.objects.filter(job=job)
     assert sum(rows.values_list("attempts", flat=True)) == 40 + 8
