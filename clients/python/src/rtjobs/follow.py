@@ -36,7 +36,6 @@ class Follower:
         self.give_up_after = give_up_after
         self.attempt = 0
         self.down_since: float | None = None
-        self.connected_once = False
         self.last_error = ""
 
     def _apply(self, snapshot: dict) -> None:
@@ -117,15 +116,15 @@ class Follower:
             return
         kind = message.get("type")
         if kind == "jobs.snapshot":
-            state = "reconnected" if self.connected_once else "connected"
-            self.connected_once = True
+            # "reconnected": a connection made after one failed or dropped (also when the
+            # very first handshake was the one cut).
+            self.on_connection("reconnected" if self.attempt else "connected", {})
             self.attempt, self.down_since = 0, None
             mine = [j for j in message.get("jobs") or [] if j.get("id") == self.job.id]
             if mine:
                 self._apply(mine[0])
             else:  # older than the snapshot's recent jobs: ask for it
                 self._apply(self.job.client.request("GET", f"/api/jobs/{self.job.id}/")["job"])
-            self.on_connection(state, {})
         elif kind == "job.update" and isinstance(message.get("job"), dict):
             self._apply(message["job"])
         elif kind == "error":
