@@ -37,6 +37,7 @@ def test_start_export_wait_download_and_the_listings(server, token, tmp_path):
 
 def test_errors_are_typed_with_the_servers_sentence(server, token, holder):
     from rtjobs import ApiError, AuthError, Client, Unreachable, UsageError
+
     from tokens.services import token_create
 
     client = Client(server.url, token)
