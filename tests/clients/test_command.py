@@ -214,3 +214,19 @@ def test_a_campaign_then_a_second_one_only_with_include_recent(server, transacti
     assert again.stderr.startswith("rtjobs: ") and again.stderr.endswith("(HTTP 409)\n")
     forced = rtjobs("start", "campaign", agreement.slug, "--include-recent", "--wait", env=env)
     assert forced.returncode == 0 and forced.stderr.splitlines()[-1].startswith("succeeded: 3/3")
+
+
+def test_ctrl_c_while_waiting_exits_3_and_leaves_the_job_running(server, token):
+    from jobs.models import Job
+
+    job_id = demo_job(server, token, steps=2000, delay=0.05)
+    waiting = Running("watch", job_id, env=command_env(server, token))
+    try:
+        waiting.wait_line(is_progress)
+        waiting.process.send_signal(signal.SIGINT)
+        code, _out, err = waiting.finish()
+    finally:
+        waiting.kill()
+    assert code == 3 and f"goes on on the server (`rtjobs watch {job_id}`" in err
+    assert Job.objects.get(pk=job_id).status == "running"
+    demo_cancel(job_id)
