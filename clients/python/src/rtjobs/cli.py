@@ -128,8 +128,8 @@ def _follow(job: Job, timeout: float | None) -> int:
         elif state == "reconnected":
             progress.note("reconnected")
 
-    progress.update(job.snapshot)
     try:
+        progress.update(job.snapshot)
         final = job.wait(on_progress=progress.update, timeout=timeout, on_connection=connection)
     except WaitTimeout as exc:
         progress.note(f"rtjobs: {exc}")
