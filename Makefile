@@ -17,16 +17,16 @@ SKIPPED61 := make test: SKIPPED the Django 6.1 leg: no Python >= 3.12 found (pye
 
 .PHONY: demo test test-django61 lint format bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]' '$(DJANGO52)'
+	$(BIN)/python -m pip install -q -e '.[dev]' -e clients/python '$(DJANGO52)'
 	touch $@
 
-$(BIN61)/.installed: pyproject.toml
+$(BIN61)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON61) -m venv $(VENV61)
 	$(BIN61)/python -m pip install -q --upgrade pip
-	$(BIN61)/python -m pip install -q -e '.[dev]' '$(DJANGO61)'
+	$(BIN61)/python -m pip install -q -e '.[dev]' -e clients/python '$(DJANGO61)'
 	touch $@
 
 demo: $(BIN)/.installed  ## set up and serve the product on the embedded default

@@ -36,6 +36,15 @@ def test_apps_depend_one_way(folder, forbidden):
     assert offenders == {}
 
 
+def test_the_client_imports_nothing_of_the_server():
+    """clients/python speaks the public contract only; installed alone it must import."""
+    server = {"realtime_site", "jobs", "exports", "campaigns", "tokens", "consumers", "django",
+              "channels", "daphne", "tests"}
+    used = imported_modules("clients/python/src")
+    assert used and {path: names & server for path, names in used.items()
+                     if names & server} == {}
+
+
 def test_the_http_helpers_need_no_app():
     assert "jobs" not in imported_modules("realtime_site")["realtime_site/api.py"]
 

@@ -1,0 +1,5 @@
+import sys
+
+from rtjobs.cli import main
+
+sys.exit(main())
