@@ -241,3 +241,11 @@ def test_every_documented_status_code_is_produced_with_a_valid_body(settings, me
             tour.call(Client(), method, concrete, 403, HTTP_AUTHORIZATION=f"Bearer {lacking}")
 
     assert _all_documented() - tour.seen == set()
+
+
+def test_the_claim_types_are_the_registrys():
+    from exports.registry import EXPORT_TYPES
+
+    body = schemas.openapi()["paths"]["/api/exports/"]["post"]["requestBody"]
+    claim_type = body["content"]["application/json"]["schema"]["properties"]["claim_type"]
+    assert set(claim_type["enum"]) == set(EXPORT_TYPES)
