@@ -89,6 +89,8 @@ def api_view(*, methods: tuple[str, ...], staff: bool = False, scope: str | None
             except ApiError as exc:
                 return exc.response()
 
+        # Read by tests/contract: docs/openapi.json lists these methods and this scope.
+        wrapper.api_methods, wrapper.api_scope, wrapper.api_staff = methods, scope, staff
         return wrapper
 
     return decorator

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from jobs import views as job_views
 from jobs.dashboard import dashboard
 from realtime_site import errors
+from realtime_site.schema import openapi_schema
 
 urlpatterns = [
     path("", dashboard, name="dashboard"),
@@ -16,6 +17,7 @@ urlpatterns = [
     path("api/campaigns/", include("campaigns.urls")),
     path("api/tokens/", include("tokens.urls")),
     path("agreements/", include("campaigns.page_urls")),
+    path("api/schema/", openapi_schema, name="openapi-schema"),
     path("api/demo-jobs/", job_views.demo_job_start, name="demo-job-start"),
     # Unknown /api/ paths answer JSON 404 even with DEBUG on.
     re_path(r"^api/", errors.api_not_found),

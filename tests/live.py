@@ -1,4 +1,10 @@
-"""A browser-like client for a live server: HTTP session with login and CSRF, WebSocket."""
+"""A browser-like client for a live server: HTTP session with login and CSRF, WebSocket.
+
+Every frame a Socket reads is checked against docs/asyncapi.yaml (one of the documented
+server messages, its JOBs valid against docs/openapi.json); a LiveClient made with
+`contract=True` checks every /api/ answer against docs/openapi.json and records the
+(path template, method, status) it saw in `seen` (tests/contract/).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,28 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
+from tests.contract import schemas
+
 
 class LiveClient:
     """One logged-in browser: cookies, CSRF header, JSON helpers, a socket factory."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, contract: bool = False) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
+        self.seen: set[tuple[str, str, int]] = set()
+        hooks = {"response": [self._check]} if contract else {}
+        self.http = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False,
+                                 event_hooks=hooks)
+
+    def _check(self, response: httpx.Response) -> None:
+        """Validate one /api/ answer against docs/openapi.json (the `contract=True` hook)."""
+        path = response.request.url.path
+        if not path.startswith("/api/"):
+            return
+        seen = check_answer(path, response.request.method, response.status_code,
+                            response.headers.get("content-type", ""), response.read())
+        if seen is not None:
+            self.seen.add(seen)
 
     def login(self, username: str, password: str) -> LiveClient:
         self.http.get("/accounts/login/").raise_for_status()
@@ -55,6 +76,26 @@ class LiveClient:
         self.http.close()
 
 
+def check_answer(path: str, method: str, status: int, content_type: str, body: bytes
+                 ) -> tuple[str, str, int] | None:
+    """Check an /api/ answer: a documented status has a body valid against its schema, any
+    other is the contract's JSON error. (template, method, status) when documented."""
+    from django.urls import Resolver404, resolve
+
+    try:
+        template = schemas.route_to_path(resolve(path).route)
+    except Resolver404:
+        template = None
+    if (template and schemas.operation(template, method) is not None
+            and schemas.validate_answer(template, method, status, content_type, body)):
+        return template, method.lower(), status
+    if status >= 400 and method != "HEAD":  # still the error shape of docs/contract.md
+        assert content_type.startswith("application/json"), (path, status, content_type)
+        schemas.assert_valid(schemas.OPENAPI_URI + "#/components/schemas/Error",
+                             json.loads(body))
+    return None
+
+
 class Socket:
     """A WebSocket that records (arrival time, message) for every frame it reads."""
 
@@ -68,6 +109,7 @@ class Socket:
     def recv(self, timeout: float = 10) -> dict:
         message = json.loads(self.conn.recv(timeout=timeout))
         self.received.append((time.monotonic(), message))
+        schemas.assert_server_message(message)  # docs/asyncapi.yaml
         return message
 
     def recv_until(self, predicate: Callable[[dict], bool], timeout: float = 20) -> dict:
