@@ -70,8 +70,12 @@ def command_env(server: Daphne | None, token: str | None, **extra: str) -> dict[
 
 
 def rtjobs_argv(*args: str) -> list[str]:
-    """`python -m rtjobs` from clients/python/src: the console script's own entry point
-    (rtjobs.cli:main), on this checkout's code whatever is installed in the venv."""
+    """The `rtjobs` console script `make` installs into the venv (editable: this checkout's
+    code; PYTHONPATH above puts clients/python/src first anyway), else `python -m rtjobs`,
+    the script's own entry point (rtjobs.cli:main), where the venv lacks it."""
+    script = Path(sys.executable).parent / "rtjobs"
+    if script.exists():
+        return [str(script), *args]
     return [sys.executable, "-m", "rtjobs", *args]
 
 
