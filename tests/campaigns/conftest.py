@@ -39,3 +39,13 @@ def sink_factory() -> Iterator:
     yield make
     for sink in started:
         sink.stop()
+
+
+@pytest.fixture
+def held_sink() -> Iterator[Sink]:
+    """A sink that accepts 120 messages, then holds every connection's DATA reply until
+    `release()`: a campaign frozen mid-send, at a known count, for crash and stop tests."""
+    sink = Sink(hold_after=120).start()
+    yield sink
+    sink.release()
+    sink.stop()

@@ -32,14 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def held_sink():
-    sink = Sink(hold_after=120).start()
-    yield sink
-    sink.release()
-    sink.stop()
-
-
 def _env(sink: Sink, media_root, tmp_path) -> dict[str, str]:
     return {
         "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",

@@ -5,27 +5,17 @@ from __future__ import annotations
 import signal
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from campaigns.models import Recipient
 from jobs.models import Job
 from jobs.services import job_resume, jobs_interrupt_stale
 from tests.campaigns.factories import job_ended, make_audience
-from tests.campaigns.sink import Sink
 from tests.factories import PASSWORD
 from tests.live import LiveClient
 from tests.services import Daphne
 
 OWNER = "crash-owner@example.test"
-
-
-@pytest.fixture
-def held_sink():
-    sink = Sink(hold_after=120).start()
-    yield sink
-    sink.release()
-    sink.stop()
 
 
 def test_resume_after_sigkill_sends_only_the_rest(transactional_db, held_sink, smtp_settings,
