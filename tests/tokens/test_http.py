@@ -73,7 +73,8 @@ def test_a_token_acts_with_its_users_current_permissions(server):
     ("cancel", ("GET", "/api/exports/types/", None), "read"),
 ])
 def test_a_missing_scope_is_a_403_naming_it(server, holder, scopes, request_, missing):
-    job = Job.objects.create(kind="demo", owner=holder, title="queued", status="queued")
+    job = Job.objects.create(kind="demo", owner=holder, title="queued", status="queued",
+                             heartbeat_at=timezone.now())  # not stale: no sweep takes it
     method, path, body = request_
     with bearer(server, create_token(holder, "--scopes", scopes)) as http:
         answer = http.request(method, path.format(job=job.pk), json=body)
@@ -86,7 +87,8 @@ def test_a_missing_scope_is_a_403_naming_it(server, holder, scopes, request_, mi
 
 
 def test_the_cancel_scope_cancels(server, holder):
-    job = Job.objects.create(kind="demo", owner=holder, title="queued", status="queued")
+    job = Job.objects.create(kind="demo", owner=holder, title="queued", status="queued",
+                             heartbeat_at=timezone.now())  # not stale: no sweep takes it
     with bearer(server, create_token(holder, "--scopes", "cancel")) as http:
         answer = http.post(f"/api/jobs/{job.pk}/cancel/")
     assert answer.status_code == 202 and answer.json()["job"]["status"] == "cancelled"
@@ -292,7 +294,8 @@ def test_the_dashboard_api_creates_lists_and_revokes_ones_own(server, holder):
 
 def test_a_job_of_another_user_is_still_a_404(server, holder):
     other = make_user(staff=True)
-    theirs = Job.objects.create(kind="demo", owner=other, title="theirs", status="queued")
+    theirs = Job.objects.create(kind="demo", owner=other, title="theirs", status="queued",
+                                heartbeat_at=timezone.now())
     with bearer(server, create_token(holder)) as http:
         for path in (f"/api/jobs/{theirs.pk}/", f"/api/jobs/{theirs.pk}/download/",
                      f"/api/jobs/{uuid.uuid4()}/"):

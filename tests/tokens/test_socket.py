@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -75,7 +76,8 @@ def test_a_cookie_from_another_origin_is_still_refused(server, holder):
 
 
 def test_without_the_cancel_scope_cancel_is_an_error_frame_not_a_close(server, holder):
-    job = Job.objects.create(kind="demo", owner=holder, title="queued", status="queued")
+    job = Job.objects.create(kind="demo", owner=holder, title="queued", status="queued",
+                             heartbeat_at=timezone.now())  # not stale: no sweep takes it
     ws = _open(server, create_token(holder, "--scopes", "read,start"))
     ws.send({"action": "cancel", "job": str(job.pk)})
     answer = ws.recv_until(lambda m: m["type"] == "error")
