@@ -34,7 +34,13 @@ def _built(job_id) -> dict[int, object]:
 
 def _wire(msg) -> dict:
     """Everything a relay would see, but the Date and the random MIME boundary."""
-    parsed = message_from_bytes(msg.message().as_bytes(linesep="\r\n"), policy=policy.default)
+    # Django 6.1's message is the stdlib's EmailMessage (no `linesep`); 5.2's takes it.
+    raw = msg.message()
+    try:
+        data = raw.as_bytes(linesep="\r\n")
+    except TypeError:
+        data = raw.as_bytes(policy=raw.policy.clone(linesep="\r\n"))
+    parsed = message_from_bytes(data, policy=policy.default)
     return {
         "envelope": (msg.from_email, msg.recipients()),
         "headers": [(k, str(v)) for k, v in parsed.items() if k not in ("Date", "Content-Type")],
