@@ -21,7 +21,7 @@ from jobs.selectors import job_get_visible, jobs_recent
 from jobs.services import JobAlreadyFinished, job_cancel
 from jobs.snapshot import job_snapshot
 from tokens.scopes import CANCEL, READ
-from tokens.services import token_user
+from tokens.services import REVOKED, token_user
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class JobsConsumer(AsyncWebsocketConsumer):
     token_id: int | None = None
     token_scopes: frozenset[str] = frozenset()
     watcher: asyncio.Task | None = None
+    refusal = ""  # why a token socket is being closed, sent before the close
 
     async def connect(self) -> None:
         """Accept first, then close with 4401/4403, so the browser sees the code (trap 12)."""
@@ -195,7 +196,7 @@ class JobsConsumer(AsyncWebsocketConsumer):
         """
         self.checked_at = time.monotonic()
         if self.token_id is not None:
-            user = token_user(self.token_id)
+            user, self.refusal = token_user(self.token_id)
         else:
             user = session_user(getattr(self.scope.get("session"), "session_key", None))
         connected = self.scope.get("user")
@@ -205,8 +206,11 @@ class JobsConsumer(AsyncWebsocketConsumer):
         return None if user.is_staff else CLOSE_FORBIDDEN
 
     async def stop(self, code: int) -> None:
-        """Close, and take no more pushes meanwhile."""
+        """Close, and take no more pushes meanwhile. A token socket is told why first (a
+        program has no login page to show it): the sentence the handshake would give."""
         await self.disconnect(code)
+        if self.refusal:
+            await self.send_error(self.refusal)
         await self.close(code=code)
 
     async def send_snapshot(self) -> None:
@@ -246,6 +250,7 @@ class JobsConsumer(AsyncWebsocketConsumer):
     async def token_revoked(self, event: dict) -> None:
         """Close sockets opened with a token that was just revoked (tokens.services)."""
         if self.token_id is not None and event.get("token_id") == self.token_id:
+            self.refusal = REVOKED
             await self.stop(CLOSE_UNAUTHENTICATED)
 
     async def watch_token(self) -> None:

@@ -23,6 +23,7 @@ MAX_NAME = 100
 # One sentence for an unknown prefix, a wrong secret and a malformed token: which of the three
 # it was would tell a guesser which prefixes exist.
 INVALID = "This access token is not valid."
+REVOKED = "This access token was revoked."
 
 
 class TokenRefused(Exception):
@@ -69,14 +70,24 @@ def token_authenticate(text: str) -> AccessToken:
     matches = secret_matches(secret, token.secret_hash if token else "0" * 64)
     if token is None or not matches:
         raise TokenRefused(INVALID)
+    refusal = token_refusal(token)
+    if refusal:
+        raise TokenRefused(refusal)
+    return token
+
+
+def token_refusal(token: AccessToken | None) -> str:
+    """Why a known token no longer serves (a sentence for its client), or "" while it does."""
+    if token is None:
+        return INVALID
     status = token.status()
     if status == "revoked":
-        raise TokenRefused("This access token was revoked.")
+        return REVOKED
     if status == "expired":
-        raise TokenRefused("This access token has expired; create a new one.")
+        return "This access token has expired; create a new one."
     if not token.user.is_active:
-        raise TokenRefused("This access token's user is deactivated.")
-    return token
+        return "This access token's user is deactivated."
+    return ""
 
 
 def token_touch(token: AccessToken) -> None:
@@ -112,13 +123,13 @@ def token_revoke(*, token_id: Any, user: Any | None = None) -> AccessToken | Non
     return token
 
 
-def token_user(token_id: int) -> Any | None:
-    """The user a socket opened with this token may still act as: None once the token is
-    revoked, expired or gone, or its user deactivated (staff is the caller's check)."""
+def token_user(token_id: int) -> tuple[Any | None, str]:
+    """The user a socket opened with this token may still act as, and "" ; or None and the
+    sentence that says why not (revoked, expired, gone, user deactivated). Staff is the
+    caller's check."""
     token = AccessToken.objects.select_related("user").filter(pk=token_id).first()
-    if token is None or token.status() != "active" or not token.user.is_active:
-        return None
-    return token.user
+    refusal = token_refusal(token)
+    return (None, refusal) if refusal else (token.user, "")
 
 
 def tokens_of(user: Any, limit: int = 50) -> list[AccessToken]:

@@ -7,9 +7,7 @@ import re
 import shutil
 import signal
 
-import django
 import openpyxl
-import pytest
 
 from exports.models import ClaimStatus
 from tests.clients.conftest import Running, command_env, rtjobs
@@ -115,8 +113,6 @@ def test_a_token_without_the_start_scope_exits_2_naming_it(server, holder):
     assert run.returncode == 2 and "lacks the `start` scope" in run.stderr
 
 
-@pytest.mark.xfail(django.VERSION >= (6, 1), strict=False,
-                   reason="on Django 6.1 the revoked socket's sentence reads 'refused' (open)")
 def test_a_token_revoked_while_waiting_exits_2(server, holder):
     from tokens.models import AccessToken
     from tokens.services import token_create, token_revoke

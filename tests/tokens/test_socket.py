@@ -25,7 +25,7 @@ from tests.tokens.conftest import (
     token_socket,
 )
 from tokens.models import AccessToken
-from tokens.services import INVALID, token_create
+from tokens.services import INVALID, REVOKED, token_create
 
 RECHECK = 5.0  # JOBS_WS_RECHECK of the server (its default)
 
@@ -150,8 +150,8 @@ def test_revoking_on_the_dashboard_closes_the_open_socket_at_once(server, holder
         row = AccessToken.objects.get(prefix=token.split("_")[1])
         started = time.monotonic()
         assert client.post(f"/api/tokens/{row.pk}/revoke/").status_code == 200
-        code, _frames = closed_with(ws, timeout=10)
-        assert code == 4401
+        code, frames = closed_with(ws, timeout=10)
+        assert code == 4401 and frames == [{"type": "error", "error": REVOKED}]
         assert time.monotonic() - started < RECHECK  # the push, not the periodic read
         still_open(other)  # the user's other token is untouched
         session_ws = client.websocket()  # and so is their browser
@@ -171,7 +171,8 @@ def test_revoking_from_the_command_closes_the_socket_within_the_recheck(server, 
     started = time.monotonic()
     assert manage("jobs_token", "revoke", str(row.pk)).returncode == 0
     code, frames = closed_with(ws, timeout=3 * RECHECK)
-    assert code == 4401 and frames == []
+    # The program is told why, as its next handshake would be.
+    assert code == 4401 and frames == [{"type": "error", "error": REVOKED}]
     assert time.monotonic() - started < 2 * RECHECK + 2
 
 
@@ -179,22 +180,25 @@ def test_an_expiring_token_closes_its_idle_socket(server, holder):
     _row, token = token_create(user=holder, expires_in=timedelta(seconds=2))
     ws = _open(server, token)
     opened = time.monotonic()
-    code, _frames = closed_with(ws, timeout=3 * RECHECK)
-    assert code == 4401
+    code, frames = closed_with(ws, timeout=3 * RECHECK)
+    assert code == 4401 and len(frames) == 1 and "expired" in frames[0]["error"]
     assert 1.0 < time.monotonic() - opened < 2 + RECHECK + 2
     with bearer(server, token) as http:
         assert "expired" in http.get("/api/jobs/").json()["error"]
 
 
-@pytest.mark.parametrize(("change", "code"), [({"is_staff": False}, 4403),
-                                              ({"is_active": False}, 4401)])
-def test_a_user_who_loses_staff_closes_their_idle_token_socket(server, holder, change, code):
+@pytest.mark.parametrize(("change", "code", "said"), [
+    ({"is_staff": False}, 4403, []),  # the token is fine; 4403 itself says the rest
+    ({"is_active": False}, 4401, [{"type": "error",
+                                   "error": "This access token's user is deactivated."}])])
+def test_a_user_who_loses_staff_closes_their_idle_token_socket(server, holder, change, code,
+                                                               said):
     ws = _open(server, create_token(holder))
     for field, value in change.items():
         setattr(holder, field, value)
     holder.save()
-    got, _frames = closed_with(ws, timeout=3 * RECHECK)
-    assert got == code
+    got, frames = closed_with(ws, timeout=3 * RECHECK)
+    assert (got, frames) == (code, said)
 
 
 def test_logging_out_a_session_leaves_token_sockets_open(server, holder):
