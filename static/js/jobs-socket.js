@@ -17,6 +17,9 @@
 //   "ended"    {job, previous, recent}   a job this page saw active reached a terminal status
 //                                         (recent: first seen already finished, see
 //                                         `announceRecent`)
+//   "frame"    {type, …}                 any other server message, as sent: the frames of a
+//                                         kind's feed (e.g. `agreement.counts`), for the
+//                                         module that knows them
 
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 export const CLOSE_UNAUTHENTICATED = 4401;
@@ -225,6 +228,8 @@ export class JobsSocket extends EventTarget {
       this._apply(message.job, { live: true });
     } else if (message.type === "error") {
       console.warn("jobs socket:", message.error);
+    } else if (typeof message.type === "string") {
+      this.dispatchEvent(new CustomEvent("frame", { detail: message }));
     }
   }
 
