@@ -189,6 +189,7 @@ function buildDialog() {
   parts.cancel.addEventListener("click", () => el.close());
   parts.include.addEventListener("change", () => {
     dialog.include = parts.include.checked;
+    parts.error.hidden = true;
     loadPreview();
   });
   parts.test.addEventListener("click", () => sendTest());
@@ -335,7 +336,11 @@ function send() {
     }
     // Refused (someone reminded them meanwhile, a campaign already running, too many jobs):
     // said here, with the figures read again, not in a toast behind the dialog.
-    showError(answer.data.error || `The server answered ${answer.status}.`);
+    const error = answer.data.error || `The server answered ${answer.status}.`;
+    showError(answer.status === 409 && answer.data.skipped_recent
+      ? `${error.replace(/; start again .*$/, ".")} Choose “Also remind …” to send it to ` +
+        "them again."
+      : error);
     loadPreview();
     return { ok: false, data: { declined: true } };
   }, (job, data) => (data.skipped_recent
