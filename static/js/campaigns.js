@@ -82,12 +82,14 @@ async function readAgreements() {
     }
   }
   [...list.children].forEach((el) => { if (!el.dataset.agreement) el.remove(); });
-  for (const agreement of agreements) {
+  agreements.forEach((agreement, index) => {
     const row = rows.get(agreement.id) || buildRow(agreement);
     row.agreement = agreement;
     renderRow(row);
-    list.append(row.el); // keeps the server's order
-  }
+    // The server's order; a row already in place is not moved (moving blurs its button).
+    const here = list.children[index];
+    if (here !== row.el) list.insertBefore(row.el, here || null);
+  });
 }
 
 function buildRow(agreement) {
