@@ -95,24 +95,27 @@ async function readAgreements() {
 function buildRow(agreement) {
   const row = {
     agreement,
+    title: h("span", { class: "row-title" }),
     meta: h("span", { class: "row-meta", "data-role": "audience" }),
-    button: h("button", {
-      type: "button", class: "btn btn-primary", "data-campaign": agreement.slug,
-      "aria-label": `Send reminders for ${agreement.title}`,
-    }, "Send reminders"),
+    button: h("button", { type: "button", class: "btn btn-primary" }, "Send reminders"),
   };
   row.button.addEventListener("click", () => openConfirm(row));
-  row.el = h("li", { class: "row", "data-agreement": agreement.slug },
-    h("div", { class: "row-text" }, h("span", { class: "row-title" }, agreement.title), row.meta),
+  row.el = h("li", { class: "row" },
+    h("div", { class: "row-text" }, row.title, row.meta),
     h("div", { class: "row-actions" }, row.button));
   rows.set(agreement.id, row);
   return row;
 }
 
 function renderRow(row) {
-  const text = audienceLine(row.agreement);
+  const { agreement } = row;
+  row.el.dataset.agreement = agreement.slug;
+  row.button.dataset.campaign = agreement.slug;
+  row.button.setAttribute("aria-label", `Send reminders for ${agreement.title}`);
+  if (row.title.textContent !== agreement.title) row.title.textContent = agreement.title;
+  const text = audienceLine(agreement);
   if (row.meta.textContent !== text) row.meta.textContent = text;
-  row.button.disabled = row.agreement.unsigned === 0;
+  row.button.disabled = agreement.unsigned === 0;
 }
 
 function audienceLine(agreement) {
