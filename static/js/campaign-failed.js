@@ -64,7 +64,10 @@ function buildPanel() {
   for (const button of [x, parts.close]) button.addEventListener("click", () => el.close());
   parts.prev.addEventListener("click", () => loadPage(panel.page - 1));
   parts.next.addEventListener("click", () => loadPage(panel.page + 1));
-  el.addEventListener("close", () => clearTimeout(panel.timer));
+  el.addEventListener("close", () => {
+    clearTimeout(panel.timer);
+    panel.timer = null;
+  });
   document.body.append(el);
   return { el, parts };
 }
