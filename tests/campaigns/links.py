@@ -9,10 +9,12 @@ from campaigns.links import link_token
 
 
 def accept_over_http(base_url: str, *, user_id: int, agreement) -> httpx.Response:
-    """Open the user's link on a live server as an anonymous browser would, and accept."""
+    """Open the user's link on a live server as an anonymous browser would, and accept with
+    its form; the page itself when it has no form (already accepted, expired...)."""
     token = link_token(user_id=user_id, agreement_id=agreement.pk, version=agreement.version)
     path = reverse("agreements:accept", args=[token])
     with httpx.Client(base_url=base_url, timeout=30) as http:
         page = http.get(path)
-        page.raise_for_status()
+        if "csrfmiddlewaretoken" not in page.text:
+            return page
         return http.post(path, data={"csrfmiddlewaretoken": http.cookies["csrftoken"]})
