@@ -50,6 +50,8 @@ function buildPanel() {
   parts.pager = h("nav", { class: "pager", "aria-label": "Pages of failed recipients" },
     parts.prev, parts.pageText, parts.next);
   parts.table = h("table", { class: "failed-table" },
+    h("colgroup", {}, h("col", { class: "col-email" }), h("col", { class: "col-reason" }),
+      h("col", { class: "col-retry" })),
     h("thead", {}, h("tr", {},
       h("th", { scope: "col" }, "Email"), h("th", { scope: "col" }, "Reason"),
       h("th", { scope: "col" }, "On resume"))),
@@ -59,7 +61,8 @@ function buildPanel() {
                            "aria-labelledby": "failed-panel-title" },
     h("div", { class: "dialog-body" },
       h("div", { class: "dialog-head" }, parts.title, x),
-      parts.summary, parts.table, parts.status, parts.pager,
+      parts.summary, h("div", { class: "failed-scroll" }, parts.table, parts.status),
+      parts.pager,
       h("div", { class: "dialog-actions" }, parts.csv, parts.close)));
   for (const button of [x, parts.close]) button.addEventListener("click", () => el.close());
   parts.prev.addEventListener("click", () => loadPage(panel.page - 1));

@@ -281,7 +281,8 @@ function renderPreview(data) {
   parts.to.textContent = mail.to.join(", ");
   parts.subject.textContent = mail.subject;
   // sandbox="": no scripts, no same-origin access, links go nowhere; the mail's own markup.
-  parts.html.srcdoc = mail.html || `<pre>${escapeHtml(mail.text)}</pre>`;
+  const doc = mail.html || `<pre>${escapeHtml(mail.text)}</pre>`;
+  if (parts.html.srcdoc !== doc) parts.html.srcdoc = doc; // the same mail is not reloaded
   parts.text.textContent = mail.text;
 }
 

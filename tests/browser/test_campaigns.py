@@ -10,6 +10,7 @@ import re
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from campaigns.models import Acceptance, Agreement, Recipient, ReminderTestSend
 from jobs.models import Job
@@ -72,6 +73,8 @@ def test_confirm_preview_test_send_then_read_who_failed(new_page, smtp_sink, out
         dialog = page.get_by_role("dialog", name="Send reminders: Terms of service")
         dialog.get_by_text("31 users will receive the reminder.").wait_for()
         assert "No campaign has run for version 2 yet." in dialog.inner_text()
+        # Nobody was reminded recently: no box offering to include them.
+        assert dialog.locator(".confirm-include").is_hidden()
         assert dialog.locator("[data-role=subject]").inner_text() == (
             "Please accept our Terms of service (version 2)")
         assert re.fullmatch(r"As \S+ \(ok-0-\w+@example\.com\) would receive it\..*",
@@ -109,6 +112,9 @@ def test_confirm_preview_test_send_then_read_who_failed(new_page, smtp_sink, out
         panel = page.get_by_role("dialog", name="Failed recipients")
         panel.get_by_text("Page 1 of 2").wait_for()
         assert panel.locator("tbody tr").count() == 20
+        # The list scrolls; the pager and the download stay in view.
+        expect(panel.get_by_role("button", name="Next")).to_be_in_viewport()
+        expect(panel.get_by_role("link", name="Download CSV")).to_be_in_viewport()
         assert panel.locator("tbody tr").first.locator(".failed-reason").inner_text() == (
             "550 5.1.1 No such user here")
         assert "skipped (permanent)" in panel.locator("tbody tr").first.inner_text()
@@ -130,6 +136,7 @@ def test_confirm_preview_test_send_then_read_who_failed(new_page, smtp_sink, out
         assert {r["reason"] for r in rows} == {"550 5.1.1 No such user here"}
         panel.locator(".dialog-actions").get_by_role("button", name="Close").click()
         panel.wait_for(state="hidden")
+        _shots(page, output_dir, "campaign-card-failed", ready=lambda: failed.wait_for())
         assert page.errors == []
     finally:
         smtp_sink.handler.refuse -= more_refused
@@ -179,6 +186,7 @@ def test_a_second_campaign_asks_before_mailing_the_same_users_again(new_page, ou
     dialog.get_by_text("Nobody new to remind").wait_for()
     dialog.get_by_label("Also remind the 5 reminded in the last 24 hours").check()
     dialog.get_by_text("5 users will receive the reminder.").wait_for()
+    page.frame_locator(".preview-html").get_by_text("You have not yet accepted").wait_for()
     save_screenshot(page, output_dir, "campaign-confirm-again.png")
     dialog.get_by_role("button", name="Send 5 reminders").click()
     dialog.wait_for(state="hidden")
