@@ -70,6 +70,17 @@ def _local_day(value: datetime) -> date | None:
     return None
 
 
+def _day_before(value: Any) -> date | None:
+    """The last day an exclusive `lt` bound lets in, when the bound is a whole day: a date, or
+    the site's midnight of a date/time field; else None."""
+    if isinstance(value, datetime):
+        day = _local_day(value)
+        return None if day is None else day - timedelta(days=1)
+    if isinstance(value, date):
+        return value - timedelta(days=1)
+    return None
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_VALUE_TEXT else text[:MAX_VALUE_TEXT - 1] + "…"
 
@@ -107,10 +118,11 @@ def filter_parts(entry: ExportType, filters: dict[str, Any] | None
         if lookup == "isnull":
             parts.append((label, "", "empty" if value else "not empty"))
             continue
-        if lookup == "lt" and isinstance(value, datetime) and _local_day(value):
-            # "before midnight of the 1st" is "to the 31st": what a date range picker means
+        last_day = _day_before(value) if lookup == "lt" else None
+        if last_day is not None:
+            # "before (midnight of) the 1st" is "to the 31st": what a date range picker means,
             # and what the dashboard sends for an inclusive end date (export-form.js).
-            verb, value = "to", _local_day(value) - timedelta(days=1)
+            verb, value = "to", last_day
         if lookup == "in":
             shown = [_value_text(fld, item) for item in value[:MAX_IN_SHOWN]]
             more = len(value) - len(shown)

@@ -73,7 +73,7 @@ def test_export_writes_one_row_per_claim_with_real_types(settings, engine):
         assert isinstance(row["Amount"], float) and row["Amount"] == float(claim.amount)
         assert row["Year"] == claim.car.year and row["Make"] == "Škoda"
         local = timezone.localtime(claim.created_at, paris).replace(tzinfo=None)
-        assert abs(row["Created at"] - local) <= timedelta(milliseconds=1)
+        assert abs(row["Created at (Europe/Paris)"] - local) <= timedelta(milliseconds=1)
         assert row["Police involved"] is claim.police_involved
     assert not list(Path(settings.EXPORT_TMP_DIR).glob("*"))  # the temp file was moved
 
