@@ -113,26 +113,37 @@ def filter_parts(entry: ExportType, filters: dict[str, Any] | None
         fld = _field(entry.model, path)
         value = filter_value(fld, lookup, raw)
         label = filter_label(entry, path)
-        dated = isinstance(fld, models.DateField)  # DateTimeField is one too
-        verb = (_DATE_VERBS if dated else {}).get(lookup) or _VERBS.get(lookup, "")
-        if lookup == "isnull":
-            parts.append((label, "", "empty" if value else "not empty"))
-            continue
-        last_day = _day_before(value) if lookup == "lt" else None
-        if last_day is not None:
-            # "before (midnight of) the 1st" is "to the 31st": what a date range picker means,
-            # and what the dashboard sends for an inclusive end date (export-form.js).
-            verb, value = "to", last_day
-        if lookup == "in":
-            shown = [_value_text(fld, item) for item in value[:MAX_IN_SHOWN]]
-            more = len(value) - len(shown)
-            text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-        else:
-            text = _value_text(fld, value)
-        if lookup in {"contains", "icontains", "startswith", "istartswith"}:
-            text = f"“{text}”"
-        parts.append((label, verb, text))
+        try:
+            parts.append(_part(fld, lookup, label, value))
+        except (OverflowError, ValueError):  # a day before date.min, a zone past year 9999
+            parts.append((label, _verb(fld, lookup), _clip(str(raw))))
     return parts
+
+
+def _verb(fld: models.Field, lookup: str) -> str:
+    dated = isinstance(fld, models.DateField)  # DateTimeField is one too
+    return (_DATE_VERBS if dated else {}).get(lookup) or _VERBS.get(lookup, "")
+
+
+def _part(fld: models.Field, lookup: str, label: str, value: Any) -> tuple[str, str, str]:
+    """One filter in words: (label, comparison, value text)."""
+    verb = _verb(fld, lookup)
+    if lookup == "isnull":
+        return label, "", "empty" if value else "not empty"
+    last_day = _day_before(value) if lookup == "lt" else None
+    if last_day is not None:
+        # "before (midnight of) the 1st" is "to the 31st": what a date range picker means,
+        # and what the dashboard sends for an inclusive end date (export-form.js).
+        verb, value = "to", last_day
+    if lookup == "in":
+        shown = [_value_text(fld, item) for item in value[:MAX_IN_SHOWN]]
+        more = len(value) - len(shown)
+        text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    else:
+        text = _value_text(fld, value)
+    if lookup in {"contains", "icontains", "startswith", "istartswith"}:
+        text = f"“{text}”"
+    return label, verb, text
 
 
 def filters_subtitle(entry: ExportType, filters: dict[str, Any] | None) -> str | None:

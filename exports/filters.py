@@ -6,6 +6,7 @@ Keys are Django lookups as the admin changelist writes them (`status`, `status__
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import FieldError, ValidationError
@@ -96,6 +97,13 @@ def filter_value(fld: models.Field, lookup: str, value: Any) -> Any:
     if isinstance(fld, models.DateTimeField) and converted is not None and timezone.is_naive(
             converted):
         converted = timezone.make_aware(converted)
+    if isinstance(converted, datetime):
+        try:
+            # The query holds it in UTC: "0001-01-01T00:00+01:00" is year 0 there, an
+            # OverflowError in the job's thread after the 202 (or in a count).
+            converted.astimezone(UTC)
+        except OverflowError:
+            raise FilterError(f"{fld.name}: {value!r} is out of range.") from None
     return converted
 
 

@@ -178,7 +178,9 @@ function filterPanel(type, run) {
   });
   recount();
   return h("details", { class: "export-filters", "data-role": "filters" },
-    h("summary", {}, "Filters", badge), form);
+    h("summary", {}, "Filters",
+      h("span", { class: "visually-hidden" }, ` for ${type.label}`), badge),
+    form);
 }
 
 // --- the card ----------------------------------------------------------------------------

@@ -70,3 +70,11 @@ def test_file_parts_cut_at_a_whole_filter():
     assert part == "status-paid"
     assert filters_file_part(ACCIDENT, {"status__in": "open,paid", "police_involved": "true"}) \
         == "status-one-of-open-paid_police-involved-yes"
+
+
+def test_extreme_dates_are_words_not_errors(settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    assert filters_subtitle(WARRANTY, {"purchase_date__lt": "0001-01-01"}) == (
+        "Purchase date: before 0001-01-01")
+    assert filters_subtitle(ACCIDENT, {"created_at__lte": "9999-12-31 23:59"}) == (
+        "Created at: to 9999-12-31 23:59")
