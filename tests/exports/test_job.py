@@ -151,7 +151,9 @@ def test_retry_starts_the_same_export_as_a_new_job():
     with transaction.atomic():  # rolled back: the new job must not reach the runner
         new = export_retry(old, user.pk)
         assert new.pk != old.pk and new.resumed_from_id == old.pk
-        assert new.params == old.params and new.status == JobStatus.QUEUED
+        # The same export; the retry also says its filters in words (JOB.subtitle).
+        assert new.params == {**old.params, "subtitle": "Status: Open"}
+        assert new.status == JobStatus.QUEUED
         assert new.title == "Theft claims export (CSV), filtered"
         transaction.set_rollback(True)
 
