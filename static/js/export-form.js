@@ -78,6 +78,14 @@ function filterField(type, filter) {
   }
 }
 
+// Single inputs first, two to a line where there is room; ranges after, each a line of its
+// own (two date pickers need the width). Otherwise in the registry's order.
+const RANGES = new Set(["date", "number"]);
+function ordered(filters) {
+  const range = (f) => RANGES.has(f.kind);
+  return [...filters.filter((f) => !range(f)), ...filters.filter(range)];
+}
+
 /** The chosen filters as the API takes them, or {error} for an input the browser cannot read
  * (text in a number field). */
 function chosenFilters(form) {
@@ -101,7 +109,8 @@ function filterPanel(type, run) {
   const badge = h("span", { class: "filter-badge", "data-role": "active", hidden: true });
   const form = h("form", { class: "filter-form", novalidate: true,
                            "aria-label": `Filters for ${type.label}` },
-    h("div", { class: "filter-grid" }, ...type.filters.map((f) => filterField(type, f))));
+    h("div", { class: "filter-grid" },
+      ...ordered(type.filters).map((f) => filterField(type, f))));
   const exportAs = (fmt, text, cls) => h("button", {
     type: "button", class: cls, disabled: true, "data-export-filtered": type.key,
     "data-format": fmt,

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from exports.models import AccidentClaim
-from tests.browser.conftest import login, save_screenshot
+from tests.browser.conftest import login
 from tests.exports.factories import make_accidents, make_car
 from tests.factories import make_user
 
@@ -40,10 +40,10 @@ def _open(new_page, user, **size):
 
 
 def _shots(page, output_dir, name: str) -> None:
-    """Light and dark at the page's width; each one looked at by whoever changes this card."""
-    save_screenshot(page, output_dir, f"{name}-light.png")
+    """The whole page, light and dark; each one looked at by whoever changes this card."""
+    page.screenshot(path=str(output_dir / f"{name}-light.png"), full_page=True)
     page.emulate_media(color_scheme="dark")
-    save_screenshot(page, output_dir, f"{name}-dark.png")
+    page.screenshot(path=str(output_dir / f"{name}-dark.png"), full_page=True)
     page.emulate_media(color_scheme="light")
 
 
@@ -124,4 +124,19 @@ def test_filters_at_phone_width(new_page, output_dir):
     row.screenshot(path=str(output_dir / "export-filters-390-light.png"))
     page.emulate_media(color_scheme="dark")
     row.screenshot(path=str(output_dir / "export-filters-390-dark.png"))
+    page.emulate_media(color_scheme="light")
+
+    page.get_by_role("button", name="Export filtered Accident claims as CSV").click()
+    job_card = page.locator(".job").first
+    expect(job_card.locator("[data-role=subtitle]")).to_have_text(
+        "Make: contains “aud” · Police involved: yes · Amount: at least 1240")  # form order
+    job_card.get_by_role("link", name="Download Accident claims export (CSV), filtered").wait_for()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{overflow}px of horizontal scroll at phone width with the card"
+    ended = page.locator(".toast").filter(has_text="(CSV), filtered finished")
+    ended.locator(".toast-close").click()
+    expect(ended).to_have_count(0)
+    job_card.scroll_into_view_if_needed()
+    _shots(page, output_dir, "export-filters-390-page")
+    job_card.screenshot(path=str(output_dir / "export-filters-390-card.png"))
     assert page.errors == []
