@@ -16,11 +16,12 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
 
+from exports.describe import export_filename
 from exports.pipeline import ahead, inline
 from exports.reading import export_rows, reads_ahead
 from exports.registry import export_type
 from exports.selectors import export_queryset
-from exports.writers import column_widths, open_writer
+from exports.writers import column_widths, open_writer, zone_headers
 from jobs.kinds import JobOutcome
 from jobs.models import Job
 from jobs.progress import Reporter
@@ -49,10 +50,20 @@ def storage_dir(job_id: Any) -> str:
     return f"{STORAGE_DIR}/{job_id}"
 
 
+_UTC_NAMES = {"UTC", "Etc/UTC"}
+
+
 def site_tz():
     """None when the site runs on UTC: the database's aware UTC values are then already right."""
     tz = timezone.get_default_timezone()
-    return None if str(tz) in {"UTC", "Etc/UTC"} else tz
+    return None if str(tz) in _UTC_NAMES else tz
+
+
+def site_zone_name() -> str:
+    """The zone the export's date/time values are written in, as its headers name it: the
+    site's (`DJANGO_TIME_ZONE`, see site_tz and trap 10), "UTC" for any spelling of UTC."""
+    name = timezone.get_default_timezone_name()
+    return "UTC" if name in _UTC_NAMES else name
 
 
 def _first_rows(chunks: Iterator[list], rows: int) -> list[list]:
@@ -115,7 +126,7 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
             # Widths before the first row, from the headers and the first EXPORT_WIDTH_SAMPLE
             # rows (docs/architecture.md, trap 9), whatever the chunk size.
             first = _first_rows(chunks, settings.EXPORT_WIDTH_SAMPLE)
-            columns = entry.resolved
+            columns = zone_headers(entry.resolved, site_zone_name())
             widths = column_widths(columns, itertools.islice(itertools.chain(*first),
                                                              settings.EXPORT_WIDTH_SAMPLE))
             chunks = itertools.chain(first, chunks)
@@ -142,7 +153,7 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
         if reporter.total != written:
             reporter.set_total(written)  # rows deleted since the count
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        filename = f"{entry.stem}-{stamp}.{fmt}"
+        filename = export_filename(entry, filters, fmt, stamp)
         size = path.stat().st_size
         with open(path, "rb") as handle:
             name = default_storage.save(f"{storage_dir(job.pk)}/{filename}", _TempFile(handle))
