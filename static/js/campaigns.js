@@ -148,6 +148,12 @@ function hoursOf(seconds) {
   return Number.isInteger(hours) ? String(hours) : hours.toFixed(1);
 }
 
+// sandbox="": no scripts, no same-origin access, links go nowhere; the mail's own markup.
+function mailFrame() {
+  return h("iframe", { class: "preview-html", title: "The reminder as its recipient sees it",
+                       sandbox: "", "data-role": "html" });
+}
+
 function buildDialog() {
   const parts = {
     title: h("h2", { id: "campaign-confirm-title" }),
@@ -159,8 +165,7 @@ function buildDialog() {
     from: h("dd", { "data-role": "from" }),
     to: h("dd", { "data-role": "to" }),
     subject: h("dd", { "data-role": "subject" }),
-    html: h("iframe", { class: "preview-html", title: "The reminder as its recipient sees it",
-                        sandbox: "", "data-role": "html" }),
+    html: mailFrame(),
     text: h("pre", { class: "preview-text", "data-role": "text" }),
     test: h("button", { type: "button", class: "btn", "data-role": "test" },
       "Send a test to me"),
@@ -280,9 +285,12 @@ function renderPreview(data) {
   parts.from.textContent = mail.from;
   parts.to.textContent = mail.to.join(", ");
   parts.subject.textContent = mail.subject;
-  // sandbox="": no scripts, no same-origin access, links go nowhere; the mail's own markup.
-  const doc = mail.html || `<pre>${escapeHtml(mail.text)}</pre>`;
-  if (parts.html.srcdoc !== doc) parts.html.srcdoc = doc; // the same mail is not reloaded
+  // A new frame for every render: chromium laid out nothing (a blank frame, its text 0×0)
+  // when the srcdoc of this sandboxed (opaque-origin) frame was set a second time.
+  const frame = mailFrame();
+  parts.html.replaceWith(frame);
+  parts.html = frame;
+  frame.srcdoc = mail.html || `<pre>${escapeHtml(mail.text)}</pre>`;
   parts.text.textContent = mail.text;
 }
 

@@ -191,6 +191,7 @@ def test_a_second_campaign_asks_before_mailing_the_same_users_again(new_page, ou
     dialog.get_by_text("Nobody new to remind").wait_for()
     dialog.get_by_label("Also remind the 5 reminded in the last 24 hours").check()
     dialog.get_by_text("5 users will receive the reminder.").wait_for()
+    # The preview drawn again shows the mail (a srcdoc set a second time drew a blank frame).
     page.frame_locator(".preview-html").get_by_text("You have not yet accepted").wait_for()
     save_screenshot(page, output_dir, "campaign-confirm-again.png")
     dialog.get_by_role("button", name="Send 5 reminders").click()
