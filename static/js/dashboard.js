@@ -268,8 +268,6 @@ async function openJob(id) {
   if (!el) return;
   el.scrollIntoView({ block: "center" });
   el.focus({ preventScroll: true });
-  el.classList.remove("job-target");
-  requestAnimationFrame(() => el.classList.add("job-target"));
 }
 
 const jobHistory = new JobHistory({
