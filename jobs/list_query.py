@@ -29,9 +29,9 @@ class ListQuery:
 
 
 def _values(params: QueryDict, name: str) -> list[str]:
-    """`a,b` and `name=a&name=b` alike. As strict as docs/openapi.json says (no spaces, no
-    empty item): what the document refuses, the server refuses (tests/contract)."""
-    return [item for value in params.getlist(name) for item in value.split(",")]
+    """A comma-separated list (`a,b`), given once. As strict as docs/openapi.json says (no
+    spaces, no empty item): what the document refuses, the server refuses (tests/contract)."""
+    return _one(params, name).split(",") if name in params else []
 
 
 def _one(params: QueryDict, name: str) -> str:
