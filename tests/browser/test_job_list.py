@@ -62,6 +62,7 @@ def finished_jobs(owner, count, *, start=None):
         failed = n % 7 == 3
         fields = {
             "export": dict(title=f"Accident claims export #{n}", total=1200, done=1200,
+                           params={"claim_type": "accident"},
                            result_file=f"exports/none/{n}.xlsx", expires_at=later,
                            result={"bytes": 48_300 + n}),
             "campaign": dict(title=f"Reminders: Terms v{n}", total=40, done=37, failed=3),
