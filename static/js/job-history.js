@@ -292,8 +292,8 @@ export class JobHistory {
       class: "history-row", "data-job-id": job.id, id: jobAnchor(job.id), tabindex: "-1",
     },
     parts.status,
-    h("span", { class: "history-main" }, parts.title, parts.kind),
-    h("span", { class: "history-meta" }, parts.when, parts.counts, parts.relations),
+    h("span", { class: "history-main" }, parts.title),
+    h("span", { class: "history-meta" }, parts.kind, parts.when, parts.counts, parts.relations),
     parts.actions);
     const row = { el, parts, job: null, actionsKey: null };
     this.fillRow(row, job);
@@ -314,7 +314,9 @@ export class JobHistory {
     parts.when.setAttribute("datetime", when || "");
     parts.when.title = `${job.finished_at ? "Finished" : "Created"} ${fmtWhen(when)}`;
     parts.counts.textContent = countsText(job);
-    parts.relations.replaceChildren(...relationLinks(job, this.onOpen));
+    const links = relationLinks(job, this.onOpen);
+    parts.relations.replaceChildren(...links);
+    parts.relations.hidden = links.length === 0;
     this.fillActions(row, job);
   }
 

@@ -229,6 +229,8 @@ def test_finished_jobs_beyond_the_cards_are_a_compact_list_with_filters_and_pagi
     assert failed_row.locator("[data-role=status]").inner_text() == "Failed"
     assert failed_row.locator("[data-role=counts]").inner_text() == "5 of 40 emails, 3 failed"
     shots(page, output_dir, "history-desktop")
+    rows(page).nth(8).scroll_into_view_if_needed()
+    shots(page, output_dir, "history-desktop-rows")
 
     more = page.get_by_role("button", name="Show more")
     more.click()
