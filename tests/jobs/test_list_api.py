@@ -227,3 +227,21 @@ def test_file_size_is_the_recorded_size_only_with_a_download():
     odd = Job.objects.create(kind="export", title="x", owner=owner, status=JobStatus.SUCCEEDED,
                              result_file="b", expires_at=later, result={"bytes": "12"})
     assert job_snapshot(odd)["file_size"] is None
+
+
+def test_search_text_is_text_not_a_pattern_or_sql():
+    owner = make_user()
+    make_jobs(owner, 1, title="Discount 100% export")
+    make_jobs(owner, 1, title="plain_title")
+    make_jobs(owner, 1, title="other")
+    client = client_of(owner)
+
+    def titles(q):
+        answer = client.get("/api/jobs/", {"q": q})
+        assert answer.status_code == 200, answer.json()
+        return sorted(job["title"] for job in answer.json()["jobs"])
+
+    assert titles("%") == ["Discount 100% export"]
+    assert titles("_") == ["plain_title"]
+    assert titles("' OR 1=1 --") == []
+    assert titles("<script>alert(1)</script>") == []
