@@ -6,6 +6,7 @@ Keys are Django lookups as the admin changelist writes them (`status`, `status__
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import FieldError, ValidationError
@@ -26,7 +27,8 @@ class FilterError(ValueError):
     """A filter that is not allowed or whose value does not fit the field."""
 
 
-def _split(entry: ExportType, key: str) -> tuple[str, str]:
+def filter_key(entry: ExportType, key: str) -> tuple[str, str]:
+    """(field path, lookup) of one filter name; raise FilterError when it is not allowed."""
     if not isinstance(key, str):
         raise FilterError("Filter names must be strings.")
     path, _, lookup = key.rpartition("__")
@@ -38,15 +40,24 @@ def _split(entry: ExportType, key: str) -> tuple[str, str]:
     raise FilterError(f"Filtering on {key!r} is not allowed for {entry.key}; allowed: {allowed}.")
 
 
-def _convert(fld: models.Field, lookup: str, value: Any) -> Any:
-    if lookup == "isnull":
+def filter_value(fld: models.Field, lookup: str, value: Any) -> Any:
+    """The value as the query takes it; raise FilterError when it does not fit the field."""
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL refuses NUL in text ("cannot contain NUL (0x00) characters"): the job
+        # failed in its thread after the 202, and a count answered 500. Refused here, as
+        # Django's forms do (ProhibitNullCharactersValidator), on every database.
+        raise FilterError("Filter values cannot contain NUL (0x00) characters.")
+    if lookup == "isnull" or (isinstance(fld, models.BooleanField) and lookup == "exact"):
+        # A query string has no JSON true: the dashboard's count sends "true"/"false", which
+        # BooleanField.to_python refuses (it takes "True", "t", "1").
         if isinstance(value, bool):
             return value
-        if str(value).lower() in {"1", "true", "yes"}:
+        if str(value).lower() in {"1", "true", "t", "yes"}:
             return True
-        if str(value).lower() in {"0", "false", "no"}:
+        if str(value).lower() in {"0", "false", "f", "no"}:
             return False
-        raise FilterError("isnull takes true or false.")
+        raise FilterError(f"{'isnull' if lookup == 'isnull' else fld.name} takes true or "
+                          f"false.")
     if lookup in _INT_LOOKUPS:
         low, high = _INT_LOOKUPS[lookup]
         try:
@@ -62,7 +73,7 @@ def _convert(fld: models.Field, lookup: str, value: Any) -> Any:
         if not isinstance(items, list) or len(items) > MAX_IN_VALUES:
             raise FilterError(f"'in' takes a list (or comma-separated text) of at most "
                               f"{MAX_IN_VALUES} values.")
-        return [_convert(fld, "exact", item) for item in items]
+        return [filter_value(fld, "exact", item) for item in items]
     if isinstance(value, dict | list):
         raise FilterError("Filter values must be text or numbers.")
     if lookup in {"contains", "icontains", "startswith", "istartswith", "iexact"}:
@@ -86,6 +97,13 @@ def _convert(fld: models.Field, lookup: str, value: Any) -> Any:
     if isinstance(fld, models.DateTimeField) and converted is not None and timezone.is_naive(
             converted):
         converted = timezone.make_aware(converted)
+    if isinstance(converted, datetime):
+        try:
+            # The query holds it in UTC: "0001-01-01T00:00+01:00" is year 0 there, an
+            # OverflowError in the job's thread after the 202 (or in a count).
+            converted.astimezone(UTC)
+        except OverflowError:
+            raise FilterError(f"{fld.name}: {value!r} is out of range.") from None
     return converted
 
 
@@ -109,7 +127,7 @@ def filters_to_q(entry: ExportType, filters: dict[str, Any]) -> models.Q:
     """The Q object for validated filters (raises FilterError)."""
     q = models.Q()
     for key, value in filters.items():
-        path, lookup = _split(entry, key)
+        path, lookup = filter_key(entry, key)
         fld = resolve_field(entry.model, path)
-        q &= models.Q(**{f"{path}__{lookup}": _convert(fld, lookup, value)})
+        q &= models.Q(**{f"{path}__{lookup}": filter_value(fld, lookup, value)})
     return q

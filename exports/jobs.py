@@ -16,11 +16,12 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
 
+from exports.describe import export_filename
 from exports.pipeline import ahead, inline
-from exports.reading import export_rows, uses_cursor
+from exports.reading import export_rows, reads_ahead
 from exports.registry import export_type
 from exports.selectors import export_queryset
-from exports.writers import column_widths, open_writer
+from exports.writers import column_widths, open_writer, zone_headers
 from jobs.kinds import JobOutcome
 from jobs.models import Job
 from jobs.progress import Reporter
@@ -49,10 +50,20 @@ def storage_dir(job_id: Any) -> str:
     return f"{STORAGE_DIR}/{job_id}"
 
 
+_UTC_NAMES = {"UTC", "Etc/UTC"}
+
+
 def site_tz():
     """None when the site runs on UTC: the database's aware UTC values are then already right."""
     tz = timezone.get_default_timezone()
-    return None if str(tz) in {"UTC", "Etc/UTC"} else tz
+    return None if str(tz) in _UTC_NAMES else tz
+
+
+def site_zone_name() -> str:
+    """The zone the export's date/time values are written in, as its headers name it: the
+    site's (`DJANGO_TIME_ZONE`, see site_tz and trap 10), "UTC" for any spelling of UTC."""
+    name = timezone.get_default_timezone_name()
+    return "UTC" if name in _UTC_NAMES else name
 
 
 def _first_rows(chunks: Iterator[list], rows: int) -> list[list]:
@@ -85,7 +96,8 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
     Not on SQLite: its module releases the GIL around every row's sqlite3_step, so a reader
     thread beside a busy builder waits for the GIL once a row (convoy): 300,000 rows took
     6.53 s with a reader thread, 5.48 s without (and 6.47 s with no thread at all).
-    psycopg releases it once per FETCH of EXPORT_CHUNK_SIZE rows.
+    psycopg releases it once per FETCH of EXPORT_CHUNK_SIZE rows. On SQLite this thread reads
+    through one cursor on a private connection (exports.reading.private_cursor_chunks).
     """
     entry = export_type(job.params["claim_type"])
     fmt = job.params.get("format", "xlsx")
@@ -94,15 +106,17 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
     # Rows only the caller's open transaction can see (a test inside one) must be read on its
     # connection; a reader thread only where the read releases the GIL in long stretches.
     threaded = bool(settings.EXPORT_PIPELINE) and not connection.in_atomic_block
-    read_ahead = threaded and uses_cursor(own_connection=True)
+    read_ahead = reads_ahead(threaded=threaded)
     reporter.set_message("Counting rows")
     total = export_queryset(entry=entry, filters=filters).count()
     reporter.set_total(total)
     path = temp_path(job.pk, fmt)
 
     def read():
+        # Threaded: no open transaction holds rows only this connection sees, so the read
+        # may have a connection of its own (the reader thread's; on SQLite a private one).
         return export_rows(entry=entry, filters=filters, chunk_size=chunk,
-                           own_connection=read_ahead)
+                           own_connection=threaded)
 
     writer = None
     try:
@@ -112,7 +126,7 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
             # Widths before the first row, from the headers and the first EXPORT_WIDTH_SAMPLE
             # rows (docs/architecture.md, trap 9), whatever the chunk size.
             first = _first_rows(chunks, settings.EXPORT_WIDTH_SAMPLE)
-            columns = entry.resolved
+            columns = zone_headers(entry.resolved, site_zone_name())
             widths = column_widths(columns, itertools.islice(itertools.chain(*first),
                                                              settings.EXPORT_WIDTH_SAMPLE))
             chunks = itertools.chain(first, chunks)
@@ -139,7 +153,7 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
         if reporter.total != written:
             reporter.set_total(written)  # rows deleted since the count
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        filename = f"{entry.stem}-{stamp}.{fmt}"
+        filename = export_filename(entry, filters, fmt, stamp)
         size = path.stat().st_size
         with open(path, "rb") as handle:
             name = default_storage.save(f"{storage_dir(job.pk)}/{filename}", _TempFile(handle))

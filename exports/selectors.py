@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from exports.describe import filter_form
 from exports.filters import filters_to_q
 from exports.registry import EXPORT_TYPES, ExportType
 
@@ -46,9 +47,16 @@ def export_chunks(*, entry: ExportType, filters: dict[str, Any] | None = None,
             return
 
 
+def export_count(*, entry: ExportType, filters: dict[str, Any] | None = None) -> int:
+    """How many rows an export with these (checked) filters would write now."""
+    return _filtered(entry, filters).order_by().count()
+
+
 def export_types_summary(*, types: list[ExportType] | None = None) -> list[dict[str, Any]]:
-    """The contract's `types` list: key, label, row count (of `types`, default all)."""
+    """The contract's `types` list: key, label, row count (of `types`, default all) and the
+    filters the dashboard offers for each."""
     return [
-        {"key": t.key, "label": t.label, "rows": t.model._default_manager.count()}
+        {"key": t.key, "label": t.label, "rows": t.model._default_manager.count(),
+         "filters": filter_form(t)}
         for t in (EXPORT_TYPES.values() if types is None else types)
     ]

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from exports.describe import filters_subtitle
 from exports.filters import FilterError, filters_clean
 from exports.jobs import KIND, STORAGE_DIR, delete_stored, temp_dir
 from exports.registry import EXPORT_TYPES
@@ -43,7 +44,12 @@ def export_params(*, claim_type: Any, fmt: Any = "xlsx", filters: Any = None) ->
         clean = filters_clean(entry, filters)
     except FilterError as exc:
         raise ExportInvalid(str(exc), allowed_filters=list(entry.filters)) from None
-    return {"claim_type": claim_type, "format": fmt, "filters": clean}
+    params = {"claim_type": claim_type, "format": fmt, "filters": clean}
+    if clean:
+        # The filters in words, for the job's card (JOB's `subtitle`, jobs/snapshot.py):
+        # made once here, where the registry is known (jobs/ imports nothing of exports/).
+        params["subtitle"] = filters_subtitle(entry, clean)
+    return params
 
 
 def _title(params: dict[str, Any]) -> str:

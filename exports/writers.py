@@ -11,6 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import tzinfo
 
 from exports.pipeline import Behind
@@ -67,6 +68,14 @@ def column_widths(columns: Sequence[ResolvedColumn], sample: Iterable[Sequence[o
             if n + 2 > widths[i]:
                 widths[i] = n + 2.0
     return [min(MAX_WIDTH, max(MIN_WIDTH, w)) for w in widths]
+
+
+def zone_headers(columns: Sequence[ResolvedColumn], zone: str) -> tuple[ResolvedColumn, ...]:
+    """The columns with each date/time header naming the zone its values are written in:
+    "Created at (Europe/Paris)". A cell holds no zone (wall_clock drops it), so without
+    this a reader could not tell UTC from local time. Dates (no time) name none."""
+    return tuple(replace(c, header=f"{c.header} ({zone})") if c.kind == DATETIME else c
+                 for c in columns)
 
 
 def csv_text(value: str) -> str:

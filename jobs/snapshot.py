@@ -53,6 +53,10 @@ def job_snapshot(job: Job, *, now: datetime | None = None) -> dict:
         "id": str(job.id),
         "kind": job.kind,
         "title": job.title,
+        # Extension: a readable line under the title the kind wrote at start (an export's
+        # filters in words), or None. Read from params: jobs/ imports no kind's code.
+        "subtitle": (job.params.get("subtitle") or None) if isinstance(job.params, dict)
+        else None,
         "status": job.status,
         "total": job.total,
         "done": job.done,

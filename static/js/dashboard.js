@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import {
   STATUS_LABELS, endSentence, fmtEta, fmtNumber, fmtRate, fmtRelative, fmtWhen, h, statusLine,
 } from "./format.js";
+import { loadExportTypes } from "./export-form.js";
 import { fmtBytes, jobAnchor, relationLinks } from "./job-bits.js";
 import { JobHistory } from "./job-history.js";
 import { JobsSocket, isTerminal } from "./jobs-socket.js";
@@ -51,6 +52,7 @@ function buildCard(job) {
   const parts = {
     title: h("h3", { class: "job-title", id: titleId }),
     kind: h("span", { class: "job-kind" }),
+    subtitle: h("p", { class: "job-subtitle", "data-role": "subtitle", hidden: true }),
     status: h("span", { class: "badge", "aria-live": "polite", "data-role": "status" }),
     fill: h("div", { class: "bar-fill" }),
     done: h("dd", { "data-role": "done" }),
@@ -70,6 +72,7 @@ function buildCard(job) {
   const el = h("li", { class: "job", "data-job-id": job.id, id: jobAnchor(job.id),
                        tabindex: "-1" },
     h("div", { class: "job-head" }, h("div", {}, parts.title, parts.kind), parts.status),
+    parts.subtitle,
     parts.bar,
     h("dl", { class: "job-stats" },
       stat("Done", parts.done), stat("Total", parts.total), stat("Failed", parts.failed),
@@ -85,6 +88,9 @@ function renderCard(card, job) {
   card.job = job;
   el.dataset.status = job.status;
   parts.title.textContent = job.title;
+  // An export's filters in words (JOB.subtitle), under the title.
+  parts.subtitle.textContent = job.subtitle || "";
+  parts.subtitle.hidden = !job.subtitle;
   parts.kind.textContent = { export: "Export", campaign: "Campaign", demo: "Demo" }[job.kind]
     || job.kind;
   if (parts.status.textContent !== STATUS_LABELS[job.status]) {
@@ -337,40 +343,6 @@ function unavailable(list, text) {
   list.replaceChildren(h("li", { class: "muted" }, text));
 }
 
-async function loadTypes() {
-  const list = $("#claim-types");
-  let answer;
-  try {
-    answer = await api("GET", "/api/exports/types/");
-  } catch (error) {
-    unavailable(list, "Could not load the claim types.");
-    return;
-  }
-  if (!answer.ok) {
-    unavailable(list, answer.status === 404 ? "Exports are not set up on this server."
-      : answer.data.error);
-    return;
-  }
-  const types = answer.data.types || [];
-  if (!types.length) return unavailable(list, "No claim types.");
-  list.replaceChildren(...types.map((type) => {
-    const exportAs = (fmt, text, cls) => h("button", {
-      type: "button", class: cls, "data-export": type.key, "data-format": fmt,
-      "aria-label": `Export ${type.label} as ${fmt === "xlsx" ? "Excel" : "CSV"}`,
-      onclick: (e) => run(e.currentTarget,
-        () => api("POST", "/api/exports/", { claim_type: type.key, format: fmt }),
-        (job) => `${job.title} queued.`),
-    }, text);
-    return h("li", { class: "row", "data-claim-type": type.key },
-      h("div", { class: "row-text" },
-        h("span", { class: "row-title" }, type.label),
-        h("span", { class: "row-meta" }, `${fmtNumber(type.rows)} rows`)),
-      h("div", { class: "row-actions" },
-        exportAs("xlsx", "Export .xlsx", "btn btn-primary"),
-        exportAs("csv", "CSV", "btn")));
-  }));
-}
-
 async function loadAgreements() {
   const list = $("#agreements");
   let answer;
@@ -445,7 +417,7 @@ refresh();
 jobHistory.load();
 trackTabTitle(socket);
 // The page only has the cards of what this user may start.
-if ($("#claim-types")) loadTypes();
+if ($("#claim-types")) loadExportTypes($("#claim-types"), run);
 if ($("#agreements")) loadAgreements();
 socket.start();
 window.jobsSocket = socket; // for debugging from the console and for the browser tests

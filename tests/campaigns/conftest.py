@@ -6,6 +6,7 @@ import pytest
 
 from realtime_site.mail import transport_override
 from tests.campaigns.sink import Sink
+from tests.conftest import _sqlite_env
 
 
 @pytest.fixture
@@ -49,3 +50,10 @@ def held_sink() -> Iterator[Sink]:
     yield sink
     sink.release()
     sink.stop()
+
+
+def sink_server_env(sink: Sink, media_root, var_dir) -> dict[str, str]:
+    """A daphne (or run_job) on the test database mailing to `sink`; progress written every
+    2 s, so the row's last progress write trails the sends (the crash and counts tests)."""
+    return {**_sqlite_env(media_root, var_dir), "EMAIL_URL": sink.url + "?timeout=30",
+            "JOBS_PROGRESS_INTERVAL": "2"}

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from campaigns.models import Recipient
 from campaigns.summary import summary_counts
 from jobs.models import Job
 from jobs.snapshot import job_snapshot
+from tests.campaigns.conftest import sink_server_env
 from tests.campaigns.factories import make_audience
 from tests.campaigns.sink import Sink
 from tests.factories import PASSWORD
@@ -30,14 +30,6 @@ from tests.services import Daphne
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _env(sink: Sink, media_root, tmp_path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-        "MEDIA_ROOT": str(media_root), "DJANGO_VAR_DIR": str(tmp_path),
-        "EMAIL_URL": sink.url + "?timeout=30", "JOBS_PROGRESS_INTERVAL": "2",
-    }
 
 
 def _wait_status(job_id, status: str, timeout: float = 20) -> Job:
@@ -74,7 +66,7 @@ def test_sigterm_mid_campaign_ends_with_the_recipient_rows_counts(held_sink, med
     owner_email = "sigterm-owner@example.test"
     owner, _agreement, _addresses = make_audience(400, owner_email=owner_email,
                                                   slug="sigterm-terms", prefix="sigterm")
-    server = Daphne(env=_env(held_sink, media_root, tmp_path), log_dir=output_dir,
+    server = Daphne(env=sink_server_env(held_sink, media_root, tmp_path), log_dir=output_dir,
                     name="daphne-campaign-sigterm").start()
     try:
         client = LiveClient(server.url).login(owner.username, PASSWORD)
@@ -102,7 +94,7 @@ def test_ctrl_c_of_run_job_prints_the_counts_the_row_and_the_summary_have(
     owner, _agreement, _addresses = make_audience(400, owner_email=owner_email,
                                                   slug="ctrlc-terms", prefix="ctrlc")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "realtime_site.settings",
-           "PYTHONUNBUFFERED": "1", **_env(held_sink, media_root, tmp_path)}
+           "PYTHONUNBUFFERED": "1", **sink_server_env(held_sink, media_root, tmp_path)}
     command = subprocess.Popen(
         [sys.executable, "manage.py", "run_job", "campaign", "ctrlc-terms", "--user",
          owner.username, "--plain"],

@@ -10,6 +10,7 @@ from django.utils import timezone
 from campaigns.models import Recipient
 from jobs.models import Job
 from jobs.services import job_resume, jobs_interrupt_stale
+from tests.campaigns.conftest import sink_server_env
 from tests.campaigns.factories import job_ended, make_audience
 from tests.factories import PASSWORD
 from tests.live import LiveClient
@@ -20,16 +21,10 @@ OWNER = "crash-owner@example.test"
 
 def test_resume_after_sigkill_sends_only_the_rest(transactional_db, held_sink, smtp_settings,
                                                    media_root, output_dir, tmp_path):
-    from django.db import connection
-
     owner, _agreement, addresses = make_audience(400, owner_email=OWNER, slug="crash-terms",
                                                  prefix="crash")
-    server = Daphne(env={
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-        "MEDIA_ROOT": str(media_root), "DJANGO_VAR_DIR": str(tmp_path),
-        "EMAIL_URL": held_sink.url + "?timeout=30",
-        "JOBS_PROGRESS_INTERVAL": "2",  # the row's last progress write trails the sends
-    }, log_dir=output_dir, name="daphne-campaign-crash").start()
+    server = Daphne(env=sink_server_env(held_sink, media_root, tmp_path), log_dir=output_dir,
+                    name="daphne-campaign-crash").start()
     try:
         client = LiveClient(server.url).login(owner.username, PASSWORD)
         response = client.post("/api/campaigns/", {"agreement": "crash-terms"})

@@ -169,6 +169,10 @@ def test_every_documented_status_code_is_produced_with_a_valid_body(settings, me
     tour.call(Client(), "GET", "/api/schema/", 200)
     tour.call(Client(), "HEAD", "/api/schema/", 200)
     tour.call(session, "GET", "/api/exports/types/", 200, **bearer)
+    tour.call(session, "GET", "/api/exports/accident/count/?status=paid", 200, **bearer)
+    tour.call(session, "GET", "/api/exports/accident/count/", 200)
+    tour.call(session, "GET", "/api/exports/accident/count/?status=bogus", 400, **bearer)
+    tour.call(session, "GET", "/api/exports/boats/count/", 404, **bearer)
     tour.call(session, "GET", "/api/campaigns/agreements/", 200)
     export = tour.call(session, "POST", "/api/exports/", 202, {"claim_type": "accident"},
                        **bearer).json()["job"]["id"]
@@ -225,7 +229,7 @@ def test_every_documented_status_code_is_produced_with_a_valid_body(settings, me
     # The refusals every operation shares: 400 (a token in the URL), 401, 403.
     _, start_only = token_create(user=staff, name="start", scopes=["start"])
     _, read_only = token_create(user=staff, name="read", scopes=["read"])
-    job_path = {"job_id": str(done.pk), "token_id": "1"}
+    job_path = {"job_id": str(done.pk), "token_id": "1", "claim_type": "accident"}
     for path, item in schemas.openapi()["paths"].items():
         concrete = path.format(**job_path)
         for method, op in item.items():

@@ -26,6 +26,13 @@ def _post(body: str):
     '{"created_at__year": 1e400}',  # JSON infinity: int() overflows
     '{"car__year": 1e400}',
     '{"car__year__in": [2020, 1e400]}',
+    # NUL in text: PostgreSQL refuses the query, so the job failed in its thread after a 202.
+    '{"car__make": "Fi\\u0000at"}',
+    '{"customer_email__icontains": "\\u0000"}',
+    '{"car__make__in": ["Fiat", "\\u0000"]}',
+    # Dates the query cannot hold in UTC: the job failed with an OverflowError after a 202.
+    '{"created_at__gte": "0001-01-01T00:00:00+01:00"}',
+    '{"occurred_at__lt": "9999-12-31T23:30:00-02:00"}',
 ])
 def test_unrunnable_filters_are_a_400(filters):
     response = _post(f'{{"claim_type": "accident", "filters": {filters}}}')

@@ -73,7 +73,7 @@ def test_export_writes_one_row_per_claim_with_real_types(settings, engine):
         assert isinstance(row["Amount"], float) and row["Amount"] == float(claim.amount)
         assert row["Year"] == claim.car.year and row["Make"] == "Škoda"
         local = timezone.localtime(claim.created_at, paris).replace(tzinfo=None)
-        assert abs(row["Created at"] - local) <= timedelta(milliseconds=1)
+        assert abs(row["Created at (Europe/Paris)"] - local) <= timedelta(milliseconds=1)
         assert row["Police involved"] is claim.police_involved
     assert not list(Path(settings.EXPORT_TMP_DIR).glob("*"))  # the temp file was moved
 
@@ -151,7 +151,9 @@ def test_retry_starts_the_same_export_as_a_new_job():
     with transaction.atomic():  # rolled back: the new job must not reach the runner
         new = export_retry(old, user.pk)
         assert new.pk != old.pk and new.resumed_from_id == old.pk
-        assert new.params == old.params and new.status == JobStatus.QUEUED
+        # The same export; the retry also says its filters in words (JOB.subtitle).
+        assert new.params == {**old.params, "subtitle": "Status: Open"}
+        assert new.status == JobStatus.QUEUED
         assert new.title == "Theft claims export (CSV), filtered"
         transaction.set_rollback(True)
 
