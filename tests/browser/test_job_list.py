@@ -241,37 +241,38 @@ def test_finished_jobs_beyond_the_cards_are_a_compact_list_with_filters_and_pagi
     titles = rows(page).locator("[data-role=title]").all_inner_texts()
     assert len(set(titles)) == 57 and titles[-1] == "Accident claims export #0"
 
-    page.get_by_label("Kind").select_option("export")
+    page.locator("#jobs-section").get_by_label("Kind").select_option("export")
     expect(rows(page)).to_have_count(17)  # 20 exports, the three newest as cards
     assert set(rows(page).locator(".history-kind").all_inner_texts()) == {"Export"}
     assert all("export" in t for t in page.locator(".job:visible .job-title").all_inner_texts())
-    page.get_by_label("Search titles").fill("terms v5")
+    page.locator("#jobs-section").get_by_label("Search titles").fill("terms v5")
     expect(page.locator("#jobs-nomatch")).to_have_text("No jobs match these filters.")
     expect(page.locator("#jobs-empty")).to_be_hidden()  # "No jobs yet" is for no job at all
-    page.get_by_label("Search titles").fill("terms v4")
+    page.locator("#jobs-section").get_by_label("Search titles").fill("terms v4")
     expect(page.locator("#jobs-nomatch")).to_have_text("No jobs match these filters.")
-    page.get_by_label("Kind").select_option("")
+    page.locator("#jobs-section").get_by_label("Kind").select_option("")
     # v4, v40, v43, v46, v49: the newest three as cards, then two rows
     expect(page.locator(".job:visible")).to_have_count(3)
     expect(rows(page)).to_have_count(2)
     expect(rows(page).first).to_contain_text("Reminders: Terms v40")
     expect(page.locator("#jobs-nomatch")).to_be_hidden()
-    page.get_by_label("Search titles").fill("")
-    page.get_by_label("Status").select_option("failed")
+    page.locator("#jobs-section").get_by_label("Search titles").fill("")
+    page.locator("#jobs-section").get_by_label("Status").select_option("failed")
     expect(rows(page)).to_have_count(6)  # nine failed jobs, three of them cards
     assert set(rows(page).locator("[data-role=status]").all_inner_texts()) == {"Failed"}
-    page.get_by_label("Status").select_option("")
+    page.locator("#jobs-section").get_by_label("Status").select_option("")
 
-    page.get_by_label("Hide finished").check()
+    page.locator("#jobs-section").get_by_label("Hide finished").check()
     expect(rows(page)).to_have_count(0)
     expect(page.locator(".job:visible")).to_have_count(0)
     expect(page.locator("#jobs-nomatch")).to_have_text(
         "Nothing is running or queued. Finished jobs are hidden.")
     page.reload()
     page.wait_for_function(LIVE)
-    expect(page.get_by_label("Hide finished")).to_be_checked()  # remembered
+    hide = page.locator("#jobs-section").get_by_label("Hide finished")
+    expect(hide).to_be_checked()  # remembered
     expect(page.locator(".job:visible")).to_have_count(0)
-    page.get_by_label("Hide finished").uncheck()
+    page.locator("#jobs-section").get_by_label("Hide finished").uncheck()
     expect(rows(page)).to_have_count(17)
 
     page.set_viewport_size({"width": 390, "height": 844})
