@@ -138,7 +138,9 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Indexed: a server on the in-process layer reads the rows changed since it last looked
+    # (jobs/watch.py), once a second.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     worker_id = models.CharField(max_length=120, blank=True, db_index=True)
     cancel_requested = models.BooleanField(default=False)

@@ -138,11 +138,14 @@ def job_cancel(*, job_id: Any) -> Job:
     return job  # running and already asked to cancel: idempotent
 
 
-def job_interrupt(*, job_id: Any, reason: str) -> Job | None:
+def job_interrupt(*, job_id: Any, reason: str, notes: dict[str, Any] | None = None
+                  ) -> Job | None:
     """Mark an active job interrupted (its process died or stopped); None if already final.
 
     The end-of-job hook runs here unless a thread of this process is inside the job's code:
     that thread meets JobStopped at its next report and runs the hook once it has stopped.
+    `notes`: what the stopped run left in `Reporter.notes`, when this process ran it (Ctrl-C
+    of a foreground job: the campaign summary's SMTP connection count).
     """
     job = Job.objects.active().transition(
         job_id, status=JobStatus.INTERRUPTED, finished_at=timezone.now(), error=reason,
@@ -152,7 +155,7 @@ def job_interrupt(*, job_id: Any, reason: str) -> Job | None:
         return None
     logger.warning("job %s interrupted: %s", job_id, reason)
     if not runner.is_running(job.pk):
-        kinds.ended(job)
+        kinds.ended(job, notes)
     return job
 
 
