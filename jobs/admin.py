@@ -99,7 +99,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="when", ordering="created_at")
     def when(self, job: Job) -> str:
-        """Created, and how it ended, on the server's clock (DJANGO_TIME_ZONE)."""
+        """Created, and when it ended, on the server's clock (DJANGO_TIME_ZONE)."""
         created = timezone.localtime(job.created_at)
         line = f"{created:%Y-%m-%d %H:%M}"
         if job.finished_at is None:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from jobs import kinds
 from jobs.models import Job, JobStatus
 from jobs.publish import publish_job
+from jobs.pushed import pushed
 from jobs.runner import WORKER_ID, runner
 from realtime_site.api import ApiError, ServiceUnavailable
 
@@ -79,12 +80,22 @@ def _create(*, kind: str, owner_id: int, title: str, params: dict[str, Any] | No
         resumed_from_id=resumed_from_id,
     )
     held = getattr(_foreground, "jobs", None)
+    # Readable by other connections from the commit on, pushed just after it: marked until
+    # then, so jobs/watch.py does not push the new row too (jobs/pushed.py).
+    pushed.begin(job.pk)
     if held is not None:
         held.append(job)
-        transaction.on_commit(lambda: publish_job(job))
+        transaction.on_commit(lambda: _pushed(job, publish_job))
     else:
-        transaction.on_commit(lambda: _submit(job))
+        transaction.on_commit(lambda: _pushed(job, _submit))
     return job
+
+
+def _pushed(job: Job, push: Any) -> None:
+    try:
+        push(job)
+    finally:
+        pushed.end(job.pk)
 
 
 @contextmanager

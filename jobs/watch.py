@@ -6,13 +6,15 @@ in a shell reaches every server's sockets directly. On the embedded default the 
 socket reads, while its writes land in the shared database. So a server on that layer
 watches the table: every JOBS_WATCH_INTERVAL (1 s) one indexed range query reads the jobs
 whose `updated_at` moved since it last looked, and each row this process has not pushed at
-that version itself (jobs.publish.pushed) is pushed through the normal publish path.
+that version itself, nor is about to push (jobs/pushed.py), goes out through the normal
+publish path.
 
 What it gives and costs, per server: a change made elsewhere reaches the sockets within about
 one interval, as the row's latest state (intermediate progress of the same second is
 coalesced, which the version rule allows); one query a second that returns only the rows
 changed in the last few seconds (the `updated_at` index; README, "Measured"). Its own jobs'
-changes are not pushed twice: their versions were noted when they were pushed.
+changes are not pushed twice: their versions were noted when they were pushed, and a row
+being changed here is marked from its write to its push.
 
 Started by jobs.process.start(server=True) under daphne only (not in a foreground job, a
 test client or a worker), and only on the in-process layer.
@@ -30,7 +32,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.publish import publish_job, pushed
+from jobs.publish import publish_job
+from jobs.pushed import pushed
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ class Watcher:
         self._since: datetime | None = None
         self._floor: datetime | None = None  # the first look: nothing older is replayed
         self._overlap = OVERLAP
-        self.pushed = 0  # rows pushed for other processes (tests, logs)
+        self.count = 0  # rows pushed for other processes (tests, logs)
 
     def ensure_started(self) -> None:
         """Start the thread once per process, when the layer needs it; cheap to call often."""
@@ -85,7 +88,7 @@ class Watcher:
                     .order_by("updated_at", "pk")[:BATCH])
         count = 0
         for job in rows:
-            if pushed.has(job.pk, job.version):
+            if pushed.mine(job.pk, job.version):
                 continue
             publish_job(job)
             count += 1
@@ -94,7 +97,7 @@ class Watcher:
         # A full batch: more rows changed than one look reads. The next look starts at the
         # last row read (no overlap), so it cannot read the same batch again and again.
         self._overlap = timedelta(0) if len(rows) == BATCH else OVERLAP
-        self.pushed += count
+        self.count += count
         return count
 
     def _loop(self) -> None:

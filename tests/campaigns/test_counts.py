@@ -124,5 +124,5 @@ def test_ctrl_c_of_run_job_prints_the_counts_the_row_and_the_summary_have(
     assert job.done >= 120
     # The run's SMTP connections reach the summary from a Ctrl-C too (it said "n/a").
     [summary] = [m for m in held_sink.parsed() if m["To"] == owner_email]
-    body = summary.get_body(("plain",)).get_content()
+    body = summary.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert re.search(r"^SMTP connections opened: [1-9]\d*$", body, re.M), body

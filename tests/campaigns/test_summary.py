@@ -22,7 +22,8 @@ STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 
 def _summary(sink, owner_email: str = OWNER):
     [summary] = [m for m in sink.parsed() if m["To"] == owner_email]
-    return summary, summary.get_body(("plain",)).get_content()
+    # As the wire carried it, CRLF line ends: compared here as lines.
+    return summary, summary.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
 @pytest.mark.django_db(transaction=True)

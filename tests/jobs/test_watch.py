@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.publish import pushed
+from jobs.pushed import pushed
 from jobs.watch import Watcher
 from tests.factories import PASSWORD
 from tests.live import LiveClient, job_finished
@@ -94,7 +94,7 @@ def test_the_watcher_pushes_only_what_this_process_did_not(staff_user):
         assert watcher.tick() == 1
         # A change made here goes through transition, which pushes and notes the version.
         mine = Job.objects.transition(old.pk, done=1, sender=Recorder())
-        assert pushed.has(mine.pk, mine.version)
+        assert pushed.mine(mine.pk, mine.version)
         assert watcher.tick() == 0
         # Older than the overlap: not read again (cheap: the query returns recent rows only).
         Job.objects.filter(pk=old.pk).update(
