@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from jobs import kinds
 from jobs.models import Job, JobStatus
+from jobs.numbers import fmt_number
 from jobs.publish import publish_job
 from jobs.pushed import pushed
 from jobs.runner import WORKER_ID, runner
@@ -60,8 +61,9 @@ def job_start(
         active = Job.objects.active().filter(owner_id=owner_id).count()
         limit = settings.JOBS_MAX_ACTIVE_PER_USER
         if active >= limit:
-            raise TooManyJobs(f"You already have {active} jobs queued or running (the limit is "
-                              f"{limit}); start this one when one of them has finished.")
+            raise TooManyJobs(f"You already have {fmt_number(active)} jobs queued or running "
+                              f"(the limit is {fmt_number(limit)}); start this one when one of "
+                              "them has finished.")
         return _create(kind=kind, owner_id=owner_id, title=title, params=params, total=total,
                        resumed_from_id=resumed_from_id)
 
