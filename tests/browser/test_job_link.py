@@ -29,7 +29,7 @@ def test_a_link_to_one_job_scrolls_to_its_card_and_marks_it(new_page, output_dir
                            status="succeeded", total=20, done=20, started_at=now, finished_at=now)
     page = new_page(width=width, height=height)
     page.emulate_media(color_scheme=scheme)
-    login(page, "/")
+    login(page, owner.username)
     page.goto(f"/#job-{target.pk}")
     card = page.locator(f'[data-job-id="{target.pk}"]')
     expect(card).to_have_class(re.compile(r"\bjob-linked\b"))
