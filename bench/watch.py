@@ -1,6 +1,7 @@
 """Benchmark: the cost of jobs/watch.py, the once-a-second look at other processes' changes.
 
     .venv/bin/python bench/watch.py --jobs 100000 --changed 0,5,50
+    .venv/bin/python bench/watch.py --jobs 100000 --changed 0,5,50 --no-index
 
 A private SQLite file (the embedded default) with `--jobs` job rows of one owner, then for
 each `--changed` count: that many rows are changed (as another process would: version + 1,
@@ -28,6 +29,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--changed", default="0,5,50")
     parser.add_argument("--looks", type=int, default=200)
+    parser.add_argument("--no-index", action="store_true",
+                        help="drop the updated_at index first (what it saves)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="rt-bench-watch-"))
     os.environ.update(DJANGO_SETTINGS_MODULE="realtime_site.settings",
@@ -57,6 +60,11 @@ def main() -> None:
     watcher = Watcher()
     watcher.tick()
     with connection.cursor() as cursor:
+        if args.no_index:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                           "tbl_name = 'jobs_job' AND sql LIKE '%updated_at%'")
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP INDEX "{name}"')
         sql, params = (Job.objects.filter(updated_at__gte=timezone.now())
                        .order_by("updated_at", "pk")[:500].query.sql_with_params())
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
