@@ -7,6 +7,7 @@ the embedded default, a real WebSocket client, a real `run_job demo` subprocess.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from django.utils import timezone
 from jobs.models import Job
 from jobs.pushed import pushed
 from jobs.watch import Watcher
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_user
 from tests.live import LiveClient, job_finished
 from tests.services import ROOT
 
@@ -38,6 +39,10 @@ def test_a_run_job_in_a_shell_shows_live_on_the_embedded_default(server_inmemory
     client = LiveClient(server_inmemory.url).login(staff_user.username, PASSWORD)
     ws = client.websocket()
     assert ws.recv()["type"] == "jobs.snapshot"
+    # Another staff member watching at the same time: the shell's job is not theirs.
+    other = LiveClient(server_inmemory.url).login(make_user(staff=True).username, PASSWORD)
+    their_ws = other.websocket()
+    assert their_ws.recv()["type"] == "jobs.snapshot"
     command = subprocess.Popen(
         [sys.executable, "manage.py", "run_job", "demo", "--steps", "60", "--delay", "0.1",
          "--user", staff_user.username, "--plain"],
@@ -64,8 +69,13 @@ def test_a_run_job_in_a_shell_shows_live_on_the_embedded_default(server_inmemory
     versions = [job["version"] for _t, job in ws.updates_for(job_id)]
     assert versions == sorted(set(versions)), versions
     assert final["job"]["version"] == Job.objects.get(pk=job_id).version
-    ws.close()
+    their_ws.send({"action": "sync"})
+    their_ws.recv_until(lambda m: m["type"] == "jobs.snapshot")
+    assert job_id not in json.dumps([m for _t, m in their_ws.received])
+    for socket in (ws, their_ws):
+        socket.close()
     client.close()
+    other.close()
 
 
 def test_the_watcher_pushes_only_what_this_process_did_not(staff_user):
