@@ -13,6 +13,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from exports.registry import ExportType, resolve_field
+from jobs.numbers import fmt_number
 
 LOOKUPS = frozenset({
     "exact", "iexact", "in", "gt", "gte", "lt", "lte", "isnull", "contains", "icontains",
@@ -61,7 +62,7 @@ def _convert(fld: models.Field, lookup: str, value: Any) -> Any:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list) or len(items) > MAX_IN_VALUES:
             raise FilterError(f"'in' takes a list (or comma-separated text) of at most "
-                              f"{MAX_IN_VALUES} values.")
+                              f"{fmt_number(MAX_IN_VALUES)} values.")
         return [_convert(fld, "exact", item) for item in items]
     if isinstance(value, dict | list):
         raise FilterError("Filter values must be text or numbers.")

@@ -21,7 +21,8 @@ def demo_start(*, owner_id: int, steps: int, delay: float, fail_every: int = 0,
                crash_at: int | None = None, stamp: bool = False) -> Job:
     """Start a demonstration job; ValueError when steps or delay are out of bounds."""
     if not (1 <= steps <= MAX_STEPS) or not (0 <= delay <= MAX_DELAY):
-        raise ValueError(f"steps must be 1..{MAX_STEPS}, delay 0..{MAX_DELAY}.")
+        raise ValueError(f"steps must be 1..{fmt_number(MAX_STEPS)}, delay "
+                         f"0..{fmt_number(MAX_DELAY)}.")
     return job_start(
         kind=KIND,
         owner_id=owner_id,

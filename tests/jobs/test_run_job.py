@@ -64,7 +64,7 @@ def test_bad_input_is_a_usage_error(transactional_db):
         run("demo", "--user", clerk.username)
     with pytest.raises(CommandError, match="No agreement"):
         run("campaign", "no-such-agreement", "--user", user.username)
-    with pytest.raises(CommandError, match=r"steps must be 1\.\.100000"):
+    with pytest.raises(CommandError, match=r"steps must be 1\.\.100,000, delay 0\.\.5\."):
         run("demo", "--steps", "0", "--user", user.username)
     assert not Job.objects.exists()
 
