@@ -308,7 +308,7 @@ def test_admin_action_exports_the_filtered_list_and_the_widget_says_so(new_page,
     page.get_by_role("cell", name=f"{wanted:,} / {wanted:,}").wait_for()
     page.get_by_role("link", name="Accident claims export, filtered").click()
     assert page.locator(".field-status .readonly").inner_text() == "Succeeded"
-    assert page.locator(".field-done .readonly").inner_text() == str(wanted)
+    assert page.locator(".field-progress .readonly").inner_text() == f"{wanted:,} / {wanted:,}"
     assert page.locator("input[name=title]").count() == 0  # read-only
     assert page.errors == []
 
