@@ -22,20 +22,16 @@ test client or a worker), and only on the in-process layer.
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
 from jobs.models import Job
 from jobs.publish import publish_job
 from jobs.pushed import pushed
-
-logger = logging.getLogger(__name__)
+from jobs.ticker import Ticker
 
 # A row is read again for this long after its `updated_at`: the time is taken before the
 # UPDATE, and the transaction may commit later (a job created inside a request's
@@ -52,29 +48,22 @@ def needed() -> bool:
     return backend == IN_PROCESS_LAYER and settings.JOBS_WATCH_INTERVAL > 0
 
 
-class Watcher:
+class Watcher(Ticker):
+    name = "jobs-watch"
+    close_each_round = False  # a look every second: keep the connection
+
     def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
+        super().__init__()
         self._since: datetime | None = None
         self._floor: datetime | None = None  # the first look: nothing older is replayed
         self._overlap = OVERLAP
         self.count = 0  # rows pushed for other processes (tests, logs)
 
-    def ensure_started(self) -> None:
-        """Start the thread once per process, when the layer needs it; cheap to call often."""
-        if not needed():
-            return
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="jobs-watch", daemon=True)
-            self._thread.start()
+    def interval(self) -> float:
+        return settings.JOBS_WATCH_INTERVAL
 
-    def stop(self) -> None:
-        self._stop.set()
+    def wanted(self) -> bool:
+        return needed()
 
     def tick(self) -> int:
         """One look: push the rows changed since the last one that this process has not
@@ -99,16 +88,6 @@ class Watcher:
         self._overlap = timedelta(0) if len(rows) == BATCH else OVERLAP
         self.count += count
         return count
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                logger.exception("jobs watcher round failed")
-                connection.close()  # a broken connection is opened again next round
-            self._stop.wait(settings.JOBS_WATCH_INTERVAL)
-        connection.close()
 
 
 watcher = Watcher()
