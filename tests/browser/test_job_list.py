@@ -15,7 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from jobs.models import Job, JobStatus
-from tests.browser.conftest import login, save_screenshot
+from tests.browser.conftest import interrupted_export, login, save_screenshot
 from tests.browser.test_dashboard import card, open_dashboard
 from tests.factories import make_user
 
@@ -330,12 +330,7 @@ def test_download_shows_the_file_size(new_page, output_dir):
 def test_a_retry_links_to_its_original_and_back(new_page, output_dir):
     call_command("load_demo_claims", count=300, types="warranty", verbosity=0)
     admin = make_user(staff=True)
-    old = Job.objects.create(
-        kind="export", title="Warranty claims export", owner=admin,
-        status=JobStatus.INTERRUPTED, total=300, done=120, version=7, resumable=True,
-        error="Its server was stopped; it can be started again.",
-        params={"claim_type": "warranty", "format": "csv", "filters": {}},
-    )
+    old = interrupted_export(admin, rows=300, fmt="csv")
     page = open_dashboard(new_page, admin)
     card(page, str(old.pk)).get_by_role("button", name="Retry Warranty claims export").click()
     new_card = page.locator(f'.job:not([data-job-id="{old.pk}"])')
