@@ -14,6 +14,7 @@ from campaigns.services import recipients_carry_over, recipients_snapshot
 from campaigns.summary import campaign_summary_send, summary_counts
 from jobs.kinds import JobOutcome
 from jobs.models import Job
+from jobs.numbers import fmt_count, fmt_number
 from jobs.progress import Reporter
 
 
@@ -39,8 +40,8 @@ def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
     reporter.set_total(total)
     skipped = extra.get("skipped_recent", 0)
     reporter.notes["skipped_recent"] = skipped
-    reporter.set_message(f"Sending {total:,} reminders" + (
-        f" ({skipped:,} reminded recently left out)" if skipped else ""))
+    reporter.set_message(f"Sending {fmt_count(total, 'reminder')}" + (
+        f" ({fmt_number(skipped)} reminded recently left out)" if skipped else ""))
 
     def on_outcomes(batch: list[Outcome]) -> None:
         sent = sum(1 for o in batch if o.sent)
@@ -72,6 +73,6 @@ def run_campaign(job: Job, reporter: Reporter) -> JobOutcome:
             reporter.flush()
     counts = summary_counts(job_id=job.pk)  # the runner writes these as done/failed too
     return JobOutcome(
-        message=f"{counts['sent']} sent, {counts['failed']} failed",
+        message=f"{fmt_number(counts['sent'])} sent, {fmt_number(counts['failed'])} failed",
         data={**counts, **extra, "skipped": stats.skipped},
     )

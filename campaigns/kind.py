@@ -73,4 +73,6 @@ CAMPAIGN = JobKind(
                         add_arguments=_arguments, start=_start),
     permitted=job_permitted,
     counts=campaign_counts,
+    resume_hint="resume it from the dashboard: its Resume button sends the reminders not sent "
+                "yet, and nobody recorded as sent gets one again",
 )

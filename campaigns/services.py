@@ -21,6 +21,7 @@ from campaigns.selectors import (
     users_unsigned_split,
 )
 from jobs.models import Job
+from jobs.numbers import fmt_number
 from jobs.services import JobNotResumable, job_start
 
 KIND = "campaign"
@@ -108,7 +109,7 @@ def campaign_start(*, owner_id: int, agreement_id: int, include_recent: bool = F
             last = audience["last_campaign"]
             hours = settings.CAMPAIGN_RESEND_AFTER / 3600
             raise RecentlyReminded(
-                f"All {audience['skipped_recent']:,} users who have not accepted "
+                f"All {fmt_number(audience['skipped_recent'])} users who have not accepted "
                 f"{agreement.title} were reminded in the last {hours:g} hours"
                 + (f" (the last campaign started {_ago(last['seconds_ago'])} ago)"
                    if last else "")

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from post_office import mail
 from post_office.utils import create_attachments
@@ -19,6 +20,7 @@ from post_office.utils import create_attachments
 from campaigns.dispatch.render import one_line
 from campaigns.models import Campaign, Recipient, RecipientStatus
 from jobs.models import Job
+from jobs.numbers import fmt_number
 from realtime_site.mail import transport_connection
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,23 @@ def _duration(job: Job) -> str:
         return "not started"
     seconds = ((job.finished_at or timezone.now()) - job.started_at).total_seconds()
     return str(timedelta(seconds=round(max(0.0, seconds), 1))).rstrip("0").rstrip(".")
+
+
+def _when(value: Any) -> str:
+    """A moment on the site's wall clock (DJANGO_TIME_ZONE), the zone named:
+    "2026-12-04 20:01:02 UTC", "2026-12-04 21:01:02 CET (Europe/Paris)"."""
+    if value is None:
+        return "–"
+    zone = timezone.get_default_timezone()
+    local = timezone.localtime(value, zone)
+    name, abbreviation = str(zone), local.strftime("%Z")
+    label = name if abbreviation in ("", name) else f"{abbreviation} ({name})"
+    return f"{local:%Y-%m-%d %H:%M:%S} {label}"
+
+
+def dashboard_link(job_id: Any) -> str:
+    """The absolute address of the dashboard, pointing at the job's card (SITE_URL)."""
+    return f"{settings.SITE_URL}{reverse('dashboard')}#job-{job_id}"
 
 
 def summary_counts(*, job_id: Any) -> dict[str, int]:
@@ -81,6 +100,8 @@ def campaign_summary_send(*, job_id: Any, status: str | None = None, error: str 
     csv_attached = counts["failed"] > INLINE_FAILURES
     context = {
         "title": job.title, "status": status, "counts": counts, "duration": _duration(job),
+        "started": _when(job.started_at), "ended": _when(job.finished_at),
+        "dashboard_url": dashboard_link(job.pk), "resumable": job.resumable,
         "failures": failures, "csv_attached": csv_attached, "job_id": job.pk,
         "error": error or job.error, **(extra or {}),
     }
@@ -91,8 +112,9 @@ def campaign_summary_send(*, job_id: Any, status: str | None = None, error: str 
         email = mail.create(
             settings.DEFAULT_FROM_EMAIL, [owner_email],
             # One line: a CR/LF here would be a BadHeaderError at dispatch, the email lost.
-            subject=one_line(f"Campaign {status}: {counts['sent']} sent, "
-                             f"{counts['failed']} failed ({campaign.agreement.title})"),
+            subject=one_line(f"Campaign {status}: {fmt_number(counts['sent'])} sent, "
+                             f"{fmt_number(counts['failed'])} failed "
+                             f"({campaign.agreement.title})"),
             message=render_to_string("campaigns/email/summary.txt", context),
             priority="now", commit=True,
         )

@@ -7,6 +7,7 @@ again through it), so a description never names a field the allow-list does not 
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,9 +16,20 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
 
-from exports.filters import filter_key, filter_value
-from exports.registry import BOOL, DATE, DATETIME, DECIMAL, FLOAT, INT, ExportType, field_kind
+from exports.filters import FilterError, filter_key, filter_value
+from exports.registry import (
+    BOOL,
+    DATE,
+    DATETIME,
+    DECIMAL,
+    EXPORT_TYPES,
+    FLOAT,
+    INT,
+    ExportType,
+    field_kind,
+)
 from exports.registry import resolve_field as _field
+from jobs.numbers import fmt_number
 
 # The kinds of input the dashboard draws, by field: a choice list, yes/no, a date range, a
 # number range, or "contains" text. The lookups each one sends are in static/js/export-form.js.
@@ -35,6 +47,7 @@ SEPARATOR = " · "
 MAX_VALUE_TEXT = 40  # characters of one value on the card
 MAX_IN_SHOWN = 5  # values of an `in` list named on the card; the rest are counted
 MAX_FILE_PART = 80  # characters of the file name that carry the filters
+MAX_ADMIN_TEXT = 200  # characters of the admin's line
 
 
 def filter_label(entry: ExportType, path: str) -> str:
@@ -98,8 +111,11 @@ def _value_text(fld: models.Field, value: Any) -> str:
         return local.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
+    # Amounts with the page's separators; whole numbers (years) bare.
     if isinstance(value, Decimal):
-        return f"{value:f}"
+        return f"{value:,f}"
+    if isinstance(value, float):
+        return fmt_number(value)
     return _clip(str(value))
 
 
@@ -185,3 +201,24 @@ def export_filename(entry: ExportType, filters: dict[str, Any] | None, fmt: str,
     if not part:
         return f"{entry.stem}-{stamp}.{fmt}"
     return f"{entry.stem}_{part}_{stamp}.{fmt}"
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """A job's filters for the Django admin, in the card's words (its stored subtitle, or the
+    same sentence made again); for rows that no longer validate (a claim type since removed, a
+    hand-edited row) the raw filters, cut short: a line, never an error."""
+    subtitle = params.get("subtitle")
+    if isinstance(subtitle, str) and subtitle:
+        return _cut(subtitle)
+    filters = params.get("filters") or {}
+    entry = EXPORT_TYPES.get(params.get("claim_type") or "")
+    if entry is not None and isinstance(filters, dict):
+        try:
+            return filters_subtitle(entry, filters) or ""
+        except FilterError:
+            pass
+    return _cut(json.dumps(filters, ensure_ascii=False, default=str)) if filters else ""
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ADMIN_TEXT else text[: MAX_ADMIN_TEXT - 1] + "…"

@@ -14,6 +14,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from exports.registry import ExportType, resolve_field
+from jobs.numbers import fmt_number
 
 LOOKUPS = frozenset({
     "exact", "iexact", "in", "gt", "gte", "lt", "lte", "isnull", "contains", "icontains",
@@ -72,7 +73,7 @@ def filter_value(fld: models.Field, lookup: str, value: Any) -> Any:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list) or len(items) > MAX_IN_VALUES:
             raise FilterError(f"'in' takes a list (or comma-separated text) of at most "
-                              f"{MAX_IN_VALUES} values.")
+                              f"{fmt_number(MAX_IN_VALUES)} values.")
         return [filter_value(fld, "exact", item) for item in items]
     if isinstance(value, dict | list):
         raise FilterError("Filter values must be text or numbers.")

@@ -24,6 +24,7 @@ from exports.selectors import export_queryset
 from exports.writers import column_widths, open_writer, zone_headers
 from jobs.kinds import JobOutcome
 from jobs.models import Job
+from jobs.numbers import fmt_count, fmt_number
 from jobs.progress import Reporter
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,8 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
                 if done > (reporter.total or 0):  # rows added since the count
                     reporter.set_total(done)
                 reporter.advance(len(batch),
-                                 message=f"Writing rows: {done:,} of {reporter.total:,}")
+                                 message=f"Writing rows: {fmt_number(done)} of "
+                                         f"{fmt_number(reporter.total)}")
                 batch = next(chunks, [])
         reporter.check_cancelled()
         writer.close()
@@ -163,7 +165,7 @@ def run_export(job: Job, reporter: Reporter) -> JobOutcome:
         path.unlink(missing_ok=True)
     expires = timezone.now() + timezone.timedelta(hours=settings.EXPORT_EXPIRY_HOURS)
     return JobOutcome(
-        message=f"{written:,} rows exported",
+        message=f"{fmt_count(written, 'row')} exported",
         result_file=name,
         result_name=filename,
         expires_at=expires,

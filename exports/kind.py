@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
+from exports.describe import params_text
 from exports.jobs import KIND, cleanup_export, run_export
 from exports.permissions import export_refusal, job_permitted, may_export
 from exports.registry import EXPORT_TYPES
@@ -63,4 +64,8 @@ EXPORT = JobKind(
     # Every server sweeps expired and orphaned export files (storage is shared).
     periodic=((exports_cleanup, settings.EXPORT_CLEANUP_INTERVAL),),
     permitted=job_permitted,
+    describe=params_text,
+    # The dashboard's button for an ended export is "Retry" (static/js/dashboard.js).
+    resume_hint="retry it from the dashboard: its Retry button runs the same export again "
+                "from the start",
 )

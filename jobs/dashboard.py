@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from jobs import kinds
+from jobs import demo, kinds
 from jobs.selectors import jobs_recent
 from jobs.snapshot import job_snapshot
 
@@ -28,8 +28,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     jobs = [job_snapshot(job) for job in jobs_recent(user=request.user)]
     # Only what this user may start is offered (the API refuses the rest with a 403).
     startable = {kind.name for kind in kinds.every() if kind.allows(request.user, None)}
+    # The job list's kind filter: the kinds this user may see (demo jobs only where the demo
+    # endpoint is on).
+    job_kinds = sorted(name for name in startable
+                       if name != demo.KIND or settings.JOBS_DEMO_ENDPOINT)
     return render(request, "jobs/dashboard.html", {
         "initial_jobs": jobs,
         "demo_enabled": settings.JOBS_DEMO_ENDPOINT,
         "startable": startable,
+        "job_kinds": job_kinds,
     })

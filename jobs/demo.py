@@ -8,6 +8,7 @@ from typing import Any
 
 from jobs.kinds import CommandLine, JobKind, JobOutcome, StartRefused
 from jobs.models import Job
+from jobs.numbers import fmt_count, fmt_number
 from jobs.progress import Reporter
 from jobs.services import job_start
 
@@ -20,11 +21,12 @@ def demo_start(*, owner_id: int, steps: int, delay: float, fail_every: int = 0,
                crash_at: int | None = None, stamp: bool = False) -> Job:
     """Start a demonstration job; ValueError when steps or delay are out of bounds."""
     if not (1 <= steps <= MAX_STEPS) or not (0 <= delay <= MAX_DELAY):
-        raise ValueError(f"steps must be 1..{MAX_STEPS}, delay 0..{MAX_DELAY}.")
+        raise ValueError(f"steps must be 1..{fmt_number(MAX_STEPS)}, delay "
+                         f"0..{fmt_number(MAX_DELAY)}.")
     return job_start(
         kind=KIND,
         owner_id=owner_id,
-        title=f"Demo: {steps} steps",
+        title=f"Demo: {fmt_count(steps, 'step')}",
         params={"steps": steps, "delay": delay, "fail_every": fail_every, "crash_at": crash_at,
                 "stamp": stamp},
     )
@@ -47,9 +49,10 @@ def run_demo(job: Job, reporter: Reporter) -> JobOutcome:
         if fail_every and step % fail_every == 0:
             reporter.fail_item(reason=f"Step {step} failed on purpose")
         else:
-            message = f"{time.time():.6f}" if stamp else f"Step {step} of {steps}"
+            message = (f"{time.time():.6f}" if stamp
+                       else f"Step {fmt_number(step)} of {fmt_number(steps)}")
             reporter.advance(message=message)
-    return JobOutcome(message=f"{steps} steps done")
+    return JobOutcome(message=f"{fmt_count(steps, 'step')} done")
 
 
 def _arguments(parser: ArgumentParser) -> None:

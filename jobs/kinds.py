@@ -82,6 +82,13 @@ class JobKind:
     permitted: Callable[[Any, dict[str, Any] | None], bool] | None = None
     # None: what the Reporter counted is the truth (the thread that did the work counted it).
     counts: Tally | None = None
+    # How a person goes on with an ended, resumable job of this kind, as the end of a sentence
+    # naming the dashboard's button for it: "retry it from the dashboard (Retry runs …)".
+    # `run_job` prints it after Ctrl-C; empty: a neutral sentence (see next_step).
+    resume_hint: str = ""
+    # (job params) -> one line a person reads about what the job works on, e.g. an export's
+    # filters "status = paid, created at ≥ 2024-01-01" (the admin's job list and detail).
+    describe: Callable[[dict[str, Any]], str] | None = None
 
     def allows(self, user: Any, params: dict[str, Any] | None) -> bool:
         """Whether `user` may start (or still see) a job of this kind with these params."""
@@ -92,6 +99,26 @@ class JobKind:
     def can_resume(self, status: str) -> bool:
         """Whether a job of this kind that ended with `status` can be resumed or retried."""
         return self.resume is not None and status in RESUMABLE_STATUSES
+
+    def next_step(self, resumable: bool) -> str:
+        """What can be done with a job of this kind that just stopped, true to what the
+        dashboard offers: only a resumable job gets a button there."""
+        if resumable:
+            return self.resume_hint or ("resume it from the dashboard or the admin's "
+                                        "Resume / retry action")
+        if self.resume is None:
+            return f"{self.name} jobs cannot be resumed; run the command again to start over"
+        return "run the command again to start it over"
+
+    def details(self, params: dict[str, Any] | None) -> str:
+        """The `describe` line for these params; "" without one or when it fails."""
+        if self.describe is None:
+            return ""
+        try:
+            return self.describe(params or {})
+        except Exception:
+            logger.exception("the description of a %r job failed", self.name)
+            return ""
 
     def tally(self, job: Job) -> dict[str, int] | None:
         """{"done", "failed"} from the kind's records, or None (no tally, or it failed)."""

@@ -19,6 +19,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from jobs import kinds
+from jobs.pushed import pushed
 
 
 class JobStatus(models.TextChoices):
@@ -86,22 +87,37 @@ class JobQuerySet(models.QuerySet):
                 Case(When(kind__in=resumable, then=Value(True)), default=Value(False))
                 if resumable else False
             )
-        updated = self.filter(pk=job_id).update(
-            **changes, version=F("version") + 1, updated_at=now
-        )
-        if not updated:
-            return None
-        job = Job.objects.get(pk=job_id)
-        job.pushed_snapshot = None
-        if publish != "never":
-            push = JobQuerySet.publisher
-            if push is None:
-                raise ImproperlyConfigured("jobs.publish is not wired: is 'jobs' installed?")
+        push = JobQuerySet.publisher
+        if publish != "never" and push is None:
+            raise ImproperlyConfigured("jobs.publish is not wired: is 'jobs' installed?")
+        # From the UPDATE to its push the row is readable at a version not pushed yet: the
+        # mark keeps jobs/watch.py from pushing it a second time meanwhile.
+        marked = publish != "never"
+        if marked:
+            pushed.begin(job_id)
+        try:
+            updated = self.filter(pk=job_id).update(
+                **changes, version=F("version") + 1, updated_at=now
+            )
+            if not updated:
+                return None
+            job = Job.objects.get(pk=job_id)
+            job.pushed_snapshot = None
             if publish == "on_commit":
-                transaction.on_commit(lambda: push(job, sender=sender))
-            else:
+                def later() -> None:
+                    try:
+                        push(job, sender=sender)
+                    finally:
+                        pushed.end(job_id)
+
+                marked = False  # ended by `later` (a rolled-back mark expires: jobs/pushed.py)
+                transaction.on_commit(later)
+            elif publish != "never":
                 job.pushed_snapshot = push(job, sender=sender)
-        return job
+            return job
+        finally:
+            if marked:
+                pushed.end(job_id)
 
     def beat(self) -> int:
         """Refresh the heartbeat of these jobs; returns how many.
@@ -138,7 +154,9 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Indexed: a server on the in-process layer reads the rows changed since it last looked
+    # (jobs/watch.py), once a second.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     worker_id = models.CharField(max_length=120, blank=True, db_index=True)
     cancel_requested = models.BooleanField(default=False)

@@ -21,6 +21,7 @@ from jobs.monitor import monitor
 from jobs.progress import Reporter
 from jobs.runner import execute, runner
 from jobs.services import job_interrupt, jobs_held, jobs_interrupt_own
+from jobs.watch import watcher
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,18 @@ _started = False
 STOP_WAIT = 3.0
 
 
-def start(*, loop: asyncio.AbstractEventLoop | None = None) -> None:
+def start(*, loop: asyncio.AbstractEventLoop | None = None, server: bool = False) -> None:
     """Bind pushes to `loop` (the server's; docs/architecture.md, trap 1), register every
-    kind's periodic chores and start the monitor thread, once per process."""
+    kind's periodic chores and start the monitor thread, once per process.
+
+    `server`: this process serves sockets (daphne's reactor is running): on the in-process
+    channel layer it also watches for job rows other processes change (jobs/watch.py).
+    """
     global _started
     if loop is not None:
         broadcaster.bind(loop)
+    if server:
+        watcher.ensure_started()
     if _started:
         return
     with _lock:
@@ -56,6 +63,7 @@ def stop() -> None:
     pool go."""
     runner.accepting = False
     monitor.stop()
+    watcher.stop()
     try:
         jobs = jobs_interrupt_own(reason="Its server was stopped; it can be started again.")
         logger.warning("shutdown: %d job(s) marked interrupted", len(jobs))
@@ -89,10 +97,19 @@ def run_foreground(
     start()
     if on_created is not None:
         on_created(job)
+    made: list[Reporter] = []
+
+    def reporter(job: Job) -> Reporter:
+        made.append((reporter_factory or Reporter)(job))
+        return made[-1]
+
     try:
-        execute(str(job.pk), reporter_factory=reporter_factory)
+        execute(str(job.pk), reporter_factory=reporter)
     except KeyboardInterrupt:
-        job_interrupt(job_id=job.pk, reason="Stopped from the terminal (Ctrl-C).")
+        # The run's notes (a campaign's SMTP connections) reach the end hook as they would
+        # from the runner: the summary then gives the real count, not "n/a".
+        job_interrupt(job_id=job.pk, reason="Stopped from the terminal (Ctrl-C).",
+                      notes=made[-1].notes if made else None)
         raise
     job.refresh_from_db()
     return job

@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from jobs import kinds
 from jobs.models import Job, JobStatus
+from jobs.numbers import fmt_number
 from jobs.publish import publish_job
+from jobs.pushed import pushed
 from jobs.runner import WORKER_ID, runner
 from realtime_site.api import ApiError, ServiceUnavailable
 
@@ -59,8 +61,9 @@ def job_start(
         active = Job.objects.active().filter(owner_id=owner_id).count()
         limit = settings.JOBS_MAX_ACTIVE_PER_USER
         if active >= limit:
-            raise TooManyJobs(f"You already have {active} jobs queued or running (the limit is "
-                              f"{limit}); start this one when one of them has finished.")
+            raise TooManyJobs(f"You already have {fmt_number(active)} jobs queued or running "
+                              f"(the limit is {fmt_number(limit)}); start this one when one of "
+                              "them has finished.")
         return _create(kind=kind, owner_id=owner_id, title=title, params=params, total=total,
                        resumed_from_id=resumed_from_id)
 
@@ -79,12 +82,22 @@ def _create(*, kind: str, owner_id: int, title: str, params: dict[str, Any] | No
         resumed_from_id=resumed_from_id,
     )
     held = getattr(_foreground, "jobs", None)
+    # Readable by other connections from the commit on, pushed just after it: marked until
+    # then, so jobs/watch.py does not push the new row too (jobs/pushed.py).
+    pushed.begin(job.pk)
     if held is not None:
         held.append(job)
-        transaction.on_commit(lambda: publish_job(job))
+        transaction.on_commit(lambda: _pushed(job, publish_job))
     else:
-        transaction.on_commit(lambda: _submit(job))
+        transaction.on_commit(lambda: _pushed(job, _submit))
     return job
+
+
+def _pushed(job: Job, push: Any) -> None:
+    try:
+        push(job)
+    finally:
+        pushed.end(job.pk)
 
 
 @contextmanager
@@ -138,11 +151,14 @@ def job_cancel(*, job_id: Any) -> Job:
     return job  # running and already asked to cancel: idempotent
 
 
-def job_interrupt(*, job_id: Any, reason: str) -> Job | None:
+def job_interrupt(*, job_id: Any, reason: str, notes: dict[str, Any] | None = None
+                  ) -> Job | None:
     """Mark an active job interrupted (its process died or stopped); None if already final.
 
     The end-of-job hook runs here unless a thread of this process is inside the job's code:
     that thread meets JobStopped at its next report and runs the hook once it has stopped.
+    `notes`: what the stopped run left in `Reporter.notes`, when this process ran it (Ctrl-C
+    of a foreground job: the campaign summary's SMTP connection count).
     """
     job = Job.objects.active().transition(
         job_id, status=JobStatus.INTERRUPTED, finished_at=timezone.now(), error=reason,
@@ -152,7 +168,7 @@ def job_interrupt(*, job_id: Any, reason: str) -> Job | None:
         return None
     logger.warning("job %s interrupted: %s", job_id, reason)
     if not runner.is_running(job.pk):
-        kinds.ended(job)
+        kinds.ended(job, notes)
     return job
 
 

@@ -9,6 +9,10 @@ from django.utils import timezone as dj_timezone
 
 from jobs.models import Job, JobStatus
 
+# Endings a job can be resumed or retried from (jobs.kinds.RESUMABLE_STATUSES): only these
+# can have a `resumed_by`, so only these pay its query.
+_RESUMED_ENDINGS = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED})
+
 
 def iso(value: datetime | None) -> str | None:
     """UTC ISO 8601 with a Z, or None."""
@@ -72,5 +76,29 @@ def job_snapshot(job: Job, *, now: datetime | None = None) -> dict:
         "queue_position": queue_position,
         "resumable": job.resumable and job.is_terminal,
         "resumed_from": str(job.resumed_from_id) if job.resumed_from_id else None,
+        "resumed_by": _resumed_by(job),
+        "file_size": _file_size(job) if download_url else None,
     }
     return snapshot
+
+
+def _resumed_by(job: Job) -> str | None:
+    """The newest job of the same owner that continues this one (the reverse of
+    `resumed_from`). Lists annotate it in one query (jobs.selectors.with_resumed_by); a single
+    job asks here, only when it could have been resumed at all."""
+    if hasattr(job, "resumed_by_pk"):
+        found = job.resumed_by_pk
+    elif job.status in _RESUMED_ENDINGS and not job.resumable:
+        found = (Job.objects.filter(resumed_from_id=job.pk, owner_id=job.owner_id)
+                 .order_by("-created_at").values_list("pk", flat=True).first())
+    else:
+        found = None
+    return str(found) if found else None
+
+
+def _file_size(job: Job) -> int | None:
+    """The file's size in bytes as the job recorded it when it saved the file (an export's
+    result `bytes`): no storage call per snapshot (object storage would make it a request).
+    None when the kind did not record it."""
+    size = (job.result or {}).get("bytes") if isinstance(job.result, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None

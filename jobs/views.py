@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from jobs import demo
+from jobs.list_query import parse_list_query
 from jobs.models import Job, JobStatus
-from jobs.selectors import job_get_visible, jobs_recent
+from jobs.selectors import job_get_visible, jobs_page
 from jobs.services import (
     JobAlreadyFinished,
     JobNotResumable,
@@ -40,8 +41,13 @@ def _visible(request: HttpRequest, job_id: Any) -> Job:
 
 @api_view(methods=("GET",))
 def job_list(request: HttpRequest) -> HttpResponse:
-    """The caller's recent jobs, newest first."""
-    return JsonResponse({"jobs": [job_snapshot(job) for job in jobs_recent(user=request.user)]})
+    """The caller's own jobs, newest first: one page, filtered by kind, status and title
+    (jobs/list_query.py); without parameters the JOBS_RECENT_LIMIT newest, as before."""
+    query = parse_list_query(request.GET, user=request.user)
+    page = jobs_page(user=request.user, limit=query.limit, kinds_in=query.kinds_in,
+                     statuses=query.statuses, q=query.q, before=query.before)
+    return JsonResponse({"jobs": [job_snapshot(job) for job in page.jobs],
+                         "next_before": page.next_before})
 
 
 @api_view(methods=("GET",))

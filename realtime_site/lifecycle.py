@@ -46,7 +46,8 @@ def _on_reactor_running() -> None:
     # No running asyncio loop (not the asyncio reactor): the middleware binds on the first call.
     with contextlib.suppress(RuntimeError):
         loop = asyncio.get_running_loop()
-    process.start(loop=loop)
+    # A real server (the reactor runs): it may need to watch other processes' job rows.
+    process.start(loop=loop, server=True)
     _hook_twisted_shutdown()
 
 

@@ -275,6 +275,9 @@ if JOBS_STALE_AFTER < 2 * JOBS_HEARTBEAT_INTERVAL:
         f"(got {JOBS_STALE_AFTER} and {JOBS_HEARTBEAT_INTERVAL})."
     )
 JOBS_RECENT_LIMIT = env_int("JOBS_RECENT_LIMIT", 50)
+# In-process channel layer only: how often a server reads the job rows other processes
+# (manage.py run_job, a shell) changed, to push them (jobs/watch.py); 0 switches it off.
+JOBS_WATCH_INTERVAL = env_float("JOBS_WATCH_INTERVAL", 1.0)
 # Per socket: frames a second a client may send, and a burst (beyond: closed with 4008);
 # at most one `sync` per interval; its user re-read at least this often while pushing.
 JOBS_WS_RATE = env_float("JOBS_WS_RATE", 10.0)

@@ -4,9 +4,11 @@
 
 import { h } from "./format.js";
 import { JobsSocket, isTerminal } from "./jobs-socket.js";
-import { announceJobEnded } from "./toasts.js";
+import { announceJobEnded, noteShown } from "./toasts.js";
 
-const socket = new JobsSocket({ announceRecent: 120000 });
+// A job started by an admin form post may end before the next page's socket is open: one
+// that ended moments ago and that no page announced still gets its toast (toasts.js).
+const socket = new JobsSocket({ announceRecent: 30000 });
 const chip = h("a", { class: "jobs-chip", href: "/", hidden: true, "data-state": "connecting",
                       role: "status" },
   h("span", { class: "chip-dot", "aria-hidden": "true" }), h("span", { class: "chip-text" }));
@@ -32,7 +34,10 @@ function render() {
 }
 
 socket.addEventListener("state", render);
-socket.addEventListener("snapshot", render);
+socket.addEventListener("snapshot", (event) => {
+  noteShown(event.detail.jobs); // after its "ended" events: later pages stay quiet about them
+  render();
+});
 socket.addEventListener("job", render);
 socket.addEventListener("ended", (event) => announceJobEnded(event.detail.job, event.detail));
 socket.start();

@@ -7,14 +7,22 @@ import {
   STATUS_LABELS, endSentence, fmtEta, fmtNumber, fmtRate, fmtRelative, fmtWhen, h, statusLine,
 } from "./format.js";
 import { loadExportTypes } from "./export-form.js";
+import { fmtBytes, jobAnchor, relationLinks } from "./job-bits.js";
+import { JobHistory } from "./job-history.js";
 import { JobsSocket, isTerminal } from "./jobs-socket.js";
-import { announceJobEnded, askNotificationPermission, toast } from "./toasts.js";
+import { trackTabTitle } from "./tab-title.js";
+import { announceJobEnded, askNotificationPermission, noteShown, toast } from "./toasts.js";
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
-const socket = new JobsSocket();
+// announceRecent: a job that ended moments before the page's socket opened may still get
+// its toast (toasts.js decides, with what this browser already announced).
+const socket = new JobsSocket({ announceRecent: 30000 });
 const cards = new Map(); // job id -> {el, parts}
 const jobList = $("#job-list");
+// Cards for the running and queued jobs and the few newest finished ones; older finished
+// jobs are one line each in the history list below (job-history.js).
+const FINISHED_CARDS = 3;
 const announcer = $("#announcer");
 
 function announce(text) {
@@ -55,6 +63,7 @@ function buildCard(job) {
     rate: h("dd", { "data-role": "rate" }),
     eta: h("dd", { "data-role": "eta" }),
     line: h("p", { class: "job-line", "data-role": "line" }),
+    relations: h("p", { class: "job-relations" }),
     actions: h("div", { class: "job-actions" }),
     meta: h("p", { class: "job-meta" }),
   };
@@ -62,7 +71,8 @@ function buildCard(job) {
     class: "bar", role: "progressbar", "aria-labelledby": titleId, "aria-valuemin": "0",
   }, parts.fill);
   const stat = (label, dd) => h("div", { class: "stat" }, h("dt", {}, label), dd);
-  const el = h("li", { class: "job", "data-job-id": job.id },
+  const el = h("li", { class: "job", "data-job-id": job.id, id: jobAnchor(job.id),
+                       tabindex: "-1" },
     h("div", { class: "job-head" }, h("div", {}, parts.title, parts.kind), parts.status),
     parts.subtitle,
     parts.bar,
@@ -70,6 +80,7 @@ function buildCard(job) {
       stat("Done", parts.done), stat("Total", parts.total), stat("Failed", parts.failed),
       stat("Rate", parts.rate), stat("ETA", parts.eta)),
     parts.line,
+    parts.relations,
     h("div", { class: "job-foot" }, parts.meta, parts.actions));
   return { el, parts, actionsKey: null, job: null };
 }
@@ -120,6 +131,9 @@ function renderCard(card, job) {
   parts.meta.textContent = job.finished_at
     ? `Finished ${fmtWhen(job.finished_at)}`
     : `Started ${fmtWhen(started)}`;
+  const links = relationLinks(job, openJob);
+  parts.relations.replaceChildren(...links);
+  parts.relations.hidden = links.length === 0;
   renderActions(card, job);
   renderFailedLink(card.el, job);
 }
@@ -137,7 +151,7 @@ function actionsFor(job) {
 
 function renderActions(card, job) {
   const actions = actionsFor(job);
-  const key = `${actions.join(",")}|${job.download_url}|${job.expires_at}`;
+  const key = `${actions.join(",")}|${job.download_url}|${job.expires_at}|${job.file_size}`;
   if (key === card.actionsKey) {
     refreshExpiry(card, job);
     return;
@@ -161,6 +175,10 @@ function renderActions(card, job) {
         return h("span", { class: "download" },
           h("a", { class: "btn btn-primary", href: job.download_url, download: "",
                    "data-action": "download", "aria-label": label("Download") }, "Download"),
+          job.file_size !== null && job.file_size !== undefined
+            ? h("span", { class: "file-size", "data-role": "file-size" },
+              fmtBytes(job.file_size))
+            : null,
           h("span", { class: "expiry", "data-role": "expiry", title: fmtWhen(job.expires_at) }));
       case "expired":
         return h("span", { class: "expiry expired" }, "File expired");
@@ -196,32 +214,93 @@ function showJob(job) {
   renderCard(card, job);
   placeCard(card, job);
   cards.set(job.id, card);
-  $("#jobs-empty").hidden = true;
 }
 
-function showAll(jobs) {
-  const ids = new Set(jobs.map((job) => job.id));
+/** Which of the socket's jobs (newest first) get a card: every active one and the newest
+ *  FINISHED_CARDS finished ones that pass the filters. */
+function cardIdsOf(jobs) {
+  const ids = new Set();
+  let finished = 0;
+  for (const job of jobs) {
+    if (!isTerminal(job)) ids.add(job.id);
+    else if (finished < FINISHED_CARDS && jobHistory.matches(job)) {
+      ids.add(job.id);
+      finished += 1;
+    }
+  }
+  return ids;
+}
+
+/** Redraw the job list from the socket's jobs: cards, then the history rows below them. */
+function refresh() {
+  const jobs = socket.list();
+  const ids = cardIdsOf(jobs);
   for (const [id, card] of cards) {
     if (!ids.has(id)) {
       card.el.remove();
       cards.delete(id);
     }
   }
-  for (const job of jobs) showJob(job);
-  $("#jobs-empty").hidden = cards.size > 0;
+  let visibleCards = 0;
+  for (const job of jobs) {
+    if (!ids.has(job.id)) continue;
+    showJob(job);
+    const shown = jobHistory.matches(job);
+    cards.get(job.id).el.hidden = !shown;
+    if (shown) visibleCards += 1;
+  }
+  jobHistory.update(jobs, ids);
+  jobHistory.renderEmpty({ anyJobs: jobs.length > 0, visibleCards });
 }
 
-socket.addEventListener("job", (event) => showJob(event.detail.job));
-socket.addEventListener("snapshot", (event) => showAll(event.detail.jobs));
+/** Bring a job's card or row into view (a retry's link): fetched first when not on the
+ *  page, e.g. older than the pages loaded. */
+async function openJob(id) {
+  let el = document.getElementById(jobAnchor(id));
+  if (!el || el.hidden) {
+    let answer;
+    try {
+      answer = await api("GET", `/api/jobs/${id}/`);
+    } catch (error) {
+      answer = { ok: false, data: { error: "The server could not be reached." } };
+    }
+    if (!answer.ok) {
+      announce(answer.data.error || "That job is no longer available.");
+      toast({ title: "Job not available", body: answer.data.error || "", tone: "error" });
+      return;
+    }
+    if (isTerminal(answer.data.job)) jobHistory.pin(answer.data.job);
+    else socket.upsert(answer.data.job);
+    refresh();
+    el = document.getElementById(jobAnchor(id));
+  }
+  if (!el) return;
+  el.scrollIntoView({ block: "center" });
+  el.focus({ preventScroll: true });
+}
+
+const jobHistory = new JobHistory({
+  section: $("#jobs-section"),
+  onChange: refresh,
+  onResume: (id, button) => resumeJob(id, button),
+  onOpen: openJob,
+});
+
+socket.addEventListener("job", refresh);
+socket.addEventListener("snapshot", (event) => {
+  noteShown(event.detail.jobs);
+  refresh();
+});
 socket.addEventListener("ended", (event) => {
   const { job } = event.detail;
-  announce(endSentence(job));
-  announceJobEnded(job);
+  // Screen readers hear what the toast says, and only when it says it.
+  if (announceJobEnded(job, event.detail)) announce(endSentence(job));
 });
 
 // Relative expiry times ("in 23 hours") age without any message from the server.
 setInterval(() => {
   for (const card of cards.values()) renderActions(card, card.job);
+  jobHistory.tick();
 }, 30000);
 
 // --- actions ----------------------------------------------------------------------------
@@ -271,7 +350,10 @@ if (demoButton) {
 // --- start ------------------------------------------------------------------------------
 const initial = JSON.parse($("#initial-jobs").textContent || "[]");
 socket.seed(initial);
-showAll(socket.list());
+noteShown(initial);
+refresh();
+jobHistory.load();
+trackTabTitle(socket);
 // The page only has the cards of what this user may start.
 if ($("#claim-types")) loadExportTypes($("#claim-types"), run);
 if ($("#agreements")) campaignsCard({ socket, run, announce });

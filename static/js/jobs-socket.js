@@ -15,8 +15,11 @@
 //                                         for the jobs of a seed or a snapshot, which the
 //                                         "snapshot" event (or the caller) renders at once
 //   "ended"    {job, previous, recent}   a job this page saw active reached a terminal status
-//                                         (recent: first seen already finished, see
-//                                         `announceRecent`)
+//                                         (recent: true when the page did not see it end
+//                                         live: first seen already finished within
+//                                         `announceRecent`, or active only in the page's seed,
+//                                         which may be a stale copy of the page; the caller
+//                                         decides whether that still deserves a toast)
 //   "frame"    {type, …}                 any other server message, as sent: the frames of a
 //                                         kind's feed (e.g. `agreement.counts`), for the
 //                                         module that knows them
@@ -24,6 +27,7 @@
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
+const CLOCK_SLACK = 5000; // ms the browser's clock may trail the server's (_justFinished)
 
 export function isTerminal(job) {
   return TERMINAL.has(job.status);
@@ -53,6 +57,8 @@ export class JobsSocket extends EventTarget {
     this.connectTimeout = connectTimeout;
     this.announceRecent = announceRecent;
     this.jobs = new Map();
+    // Ids whose state so far comes only from the page's seed (the HTML), not the server.
+    this._seedOnly = new Set();
     this.state = "idle";
     this.attempt = 0;
     this.ws = null;
@@ -71,7 +77,10 @@ export class JobsSocket extends EventTarget {
 
   /** Seed with jobs rendered in the page, before the socket is open. */
   seed(jobs) {
-    for (const job of jobs || []) this._apply(job, { live: false, quiet: true });
+    for (const job of jobs || []) {
+      this._apply(job, { live: false, quiet: true });
+      this._seedOnly.add(job.id);
+    }
   }
 
   start() {
@@ -205,7 +214,10 @@ export class JobsSocket extends EventTarget {
 
   _justFinished(job) {
     if (!this.announceRecent || !job.finished_at) return false;
-    return Date.now() - Date.parse(job.finished_at) < this.announceRecent;
+    const age = Date.now() - Date.parse(job.finished_at);
+    // A negative age beyond a few seconds is a clock that disagrees with the server's: then
+    // nothing counts as recent (a missed toast is better than one for a job of hours ago).
+    return age > -CLOCK_SLACK && age < this.announceRecent;
   }
 
   // --- messages --------------------------------------------------------------------------
@@ -250,13 +262,24 @@ export class JobsSocket extends EventTarget {
    *  arrived. */
   _apply(job, { live, quiet = false }) {
     const previous = this.jobs.get(job.id);
+    // Anything from the server confirms (or replaces) what the seed said.
+    const seedOnly = this._seedOnly.delete(job.id);
     if (previous && !(job.version > previous.version)) return false;
     this.jobs.set(job.id, job);
     if (!quiet) this.dispatchEvent(new CustomEvent("job", { detail: { job, previous } }));
     if (!isTerminal(job)) return true;
-    if (previous ? !isTerminal(previous) : live) {
-      this.dispatchEvent(new CustomEvent("ended", { detail: { job, previous, recent: false } }));
+    if (previous && !isTerminal(previous)) {
+      // Seen active, now ended. When "active" came only from the page's HTML, the page may be
+      // a copy from the browser's cache (back button, restored tab) and the ending old.
+      this.dispatchEvent(new CustomEvent("ended", {
+        detail: { job, previous, recent: seedOnly },
+      }));
     } else if (!previous && this._justFinished(job)) {
+      // Never seen active, live or not: a live update of a job this page never listed is not
+      // its ending either (the final counts after a shutdown, an expired file's mark,
+      // "resumed" on an old job beyond the snapshot). Only a job that finished moments ago
+      // may still be announced (a job started by a form post that ended during the
+      // navigation).
       this.dispatchEvent(new CustomEvent("ended", { detail: { job, previous, recent: true } }));
     }
     return true;

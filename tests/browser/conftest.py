@@ -128,3 +128,16 @@ def copy_to_docs(path: Path) -> None:
         target = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(path, target)
+
+
+def interrupted_export(owner, *, rows: int, fmt: str = "xlsx"):
+    """A warranty export that stopped at 120 of `rows` rows and can be retried (load the claims
+    first: `load_demo_claims`)."""
+    from jobs.models import Job, JobStatus
+
+    return Job.objects.create(
+        kind="export", title="Warranty claims export", owner=owner,
+        status=JobStatus.INTERRUPTED, total=rows, done=120, version=7, resumable=True,
+        error="Its server was stopped; it can be started again.",
+        params={"claim_type": "warranty", "format": fmt, "filters": {}},
+    )

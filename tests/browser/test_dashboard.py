@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from jobs.models import Job, JobStatus
-from tests.browser.conftest import copy_to_docs, login, save_screenshot
+from tests.browser.conftest import copy_to_docs, interrupted_export, login, save_screenshot
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
@@ -224,7 +224,7 @@ def test_admin_action_exports_the_filtered_list_and_the_widget_says_so(new_page,
     page.get_by_role("cell", name=f"{wanted:,} / {wanted:,}").wait_for()
     page.get_by_role("link", name="Accident claims export, filtered").click()
     assert page.locator(".field-status .readonly").inner_text() == "Succeeded"
-    assert page.locator(".field-done .readonly").inner_text() == str(wanted)
+    assert page.locator(".field-progress .readonly").inner_text() == f"{wanted:,} / {wanted:,}"
     assert page.locator("input[name=title]").count() == 0  # read-only
     assert page.errors == []
 
@@ -232,12 +232,7 @@ def test_admin_action_exports_the_filtered_list_and_the_widget_says_so(new_page,
 def test_retry_an_interrupted_export_from_the_dashboard(new_page):
     call_command("load_demo_claims", count=500, types="warranty", verbosity=0)
     admin = make_user(staff=True)
-    old = Job.objects.create(
-        kind="export", title="Warranty claims export", owner=admin,
-        status=JobStatus.INTERRUPTED, total=500, done=120, version=7, resumable=True,
-        error="Its server was stopped; it can be started again.",
-        params={"claim_type": "warranty", "format": "xlsx", "filters": {}},
-    )
+    old = interrupted_export(admin, rows=500)
     page = open_dashboard(new_page, admin)
     old_card = card(page, str(old.pk))
     assert old_card.get_by_role("progressbar").get_attribute("aria-valuenow") == "120"

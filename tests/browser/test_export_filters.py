@@ -129,7 +129,7 @@ def test_filters_at_phone_width(new_page, output_dir):
     page.get_by_role("button", name="Export filtered Accident claims as CSV").click()
     job_card = page.locator(".job").first
     expect(job_card.locator("[data-role=subtitle]")).to_have_text(
-        "Make: contains “aud” · Police involved: yes · Amount: at least 1240")  # form order
+        "Make: contains “aud” · Police involved: yes · Amount: at least 1,240")  # form order
     job_card.get_by_role("link", name="Download Accident claims export (CSV), filtered").wait_for()
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{overflow}px of horizontal scroll at phone width with the card"

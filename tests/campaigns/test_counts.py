@@ -112,4 +112,9 @@ def test_ctrl_c_of_run_job_prints_the_counts_the_row_and_the_summary_have(
     assert job.status == "interrupted"
     _assert_all_agree(job.pk, held_sink, owner_email)
     assert f"Interrupted after {job.done:,} done, {job.failed:,} failed of 400" in err
+    assert "; resume it from the dashboard: its Resume button sends the reminders not sent" in err
     assert job.done >= 120
+    # The run's SMTP connections reach the summary from a Ctrl-C too (it said "n/a").
+    [summary] = [m for m in held_sink.parsed() if m["To"] == owner_email]
+    body = summary.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert re.search(r"^SMTP connections opened: [1-9]\d*$", body, re.M), body

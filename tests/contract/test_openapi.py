@@ -285,3 +285,18 @@ def test_the_claim_types_are_the_registrys():
     body = schemas.openapi()["paths"]["/api/exports/"]["post"]["requestBody"]
     claim_type = body["content"]["application/json"]["schema"]["properties"]["claim_type"]
     assert set(claim_type["enum"]) == set(EXPORT_TYPES)
+
+
+def test_the_job_list_filters_name_the_codes_kinds_and_statuses():
+    from jobs import kinds, list_query
+    from jobs.models import JobStatus
+
+    op = schemas.openapi()["paths"]["/api/jobs/"]["get"]
+    params = {param["name"]: param["schema"] for param in op["parameters"]}
+
+    def listed(pattern: str) -> set[str]:  # "^(a|b)(,(a|b))*$" -> {"a", "b"}
+        return set(pattern.split("(")[1].split(")")[0].split("|"))
+
+    assert listed(params["kind"]["pattern"]) == {kind.name for kind in kinds.every()}
+    assert listed(params["status"]["pattern"]) == set(JobStatus.values)
+    assert params["limit"]["maximum"] == list_query.MAX_LIMIT

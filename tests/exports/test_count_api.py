@@ -82,7 +82,7 @@ def test_a_count_matches_the_export_it_describes(claims):
         "status": "paid", "amount__lte": "1240"}}, content_type="application/json")
     assert response.status_code == 202, response.content
     job = response.json()["job"]
-    assert job["subtitle"] == counted["subtitle"] == "Status: Paid · Amount: at most 1240"
+    assert job["subtitle"] == counted["subtitle"] == "Status: Paid · Amount: at most 1,240"
     assert counted["rows"] == AccidentClaim.objects.filter(
         status="paid", amount__lte=Decimal("1240")).count() == 6
     unfiltered = client.post("/api/exports/", {"claim_type": "accident"},

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from campaigns.models import Acceptance, Agreement
+from jobs.numbers import fmt_number
 
 BATCH = 2000
 TERMS_BODY = """1. You use this service at your own risk.
@@ -60,6 +61,6 @@ class Command(BaseCommand):
                     batch_size=BATCH, ignore_conflicts=True,
                 )
         self.stdout.write(self.style.SUCCESS(
-            f"{count} demo users, agreement '{agreement.title}' v{agreement.version} "
+            f"{fmt_number(count)} demo users, agreement '{agreement.title}' v{agreement.version} "
             f"in {time.monotonic() - started:.1f} s"
         ))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from exports.services import exports_cleanup
+from jobs.numbers import fmt_number
 
 
 class Command(BaseCommand):
@@ -17,6 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, temp_grace: float, **options):
         counts = exports_cleanup(temp_grace=temp_grace)
         self.stdout.write(
-            f"Deleted {counts['expired']} expired, {counts['orphaned']} orphaned and "
-            f"{counts['temp']} temporary file(s)."
+            f"Deleted {fmt_number(counts['expired'])} expired, "
+            f"{fmt_number(counts['orphaned'])} orphaned and "
+            f"{fmt_number(counts['temp'])} temporary file(s)."
         )

@@ -7,9 +7,10 @@
 
 Each job kind with a command line (JobKind.command) is a subcommand with its own arguments:
 `run_job KIND --help`. The job is a real Job row owned by --user: the admin's dashboard shows
-it live (through Redis when REDIS_URL is set). Exit status: 0 succeeded, 1 failed / cancelled
-/ interrupted, 2 bad input, 130 stopped with Ctrl-C (the job is marked interrupted; exports
-and campaigns can then be resumed).
+it live (through Redis when REDIS_URL is set; on the embedded default the server reads the
+changed row within about a second: jobs/watch.py). Exit status: 0 succeeded, 1 failed /
+cancelled / interrupted, 2 bad input, 130 stopped with Ctrl-C (the job is marked
+interrupted; the last line says what can be done next, per kind: JobKind.next_step).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from jobs import kinds
 from jobs.kinds import StartRefused
 from jobs.models import Job, JobStatus
+from jobs.numbers import fmt_number
 from jobs.process import run_foreground
 from jobs.progress import Reporter
 from jobs.snapshot import job_snapshot
@@ -65,9 +67,10 @@ class ProgressLine:
     def text(self, snap: dict, width: int = 100) -> str:
         processed = snap["done"] + snap["failed"]
         total = snap["total"]
-        counts = f"{snap['done']:,}/{total:,}" if total is not None else f"{snap['done']:,}/?"
-        failed = f" failed {snap['failed']:,}" if snap["failed"] else ""
-        rate = f" {snap['rate']:,.0f}/s" if snap.get("rate") else ""
+        done, of = fmt_number(snap["done"]), fmt_number(total) if total is not None else "?"
+        counts = f"{done}/{of}"
+        failed = f" failed {fmt_number(snap['failed'])}" if snap["failed"] else ""
+        rate = f" {fmt_number(round(snap['rate']))}/s" if snap.get("rate") else ""
         eta = f" ETA {_fmt_duration(snap['eta_seconds'])}" if snap["status"] == "running" \
             and snap.get("eta_seconds") is not None else ""
         tail = f" {counts}{failed}{rate}{eta} {snap['status']}"
@@ -164,11 +167,12 @@ class Command(BaseCommand):
                 job.refresh_from_db(fields=["resumable", "done", "failed", "total"])
                 resumable = job.resumable
                 # The row's counts: the same the dashboard, the API and any summary show.
-                of = f" of {job.total:,}" if job.total is not None else ""
-                counts = f" after {job.done:,} done, {job.failed:,} failed{of}"
-            where = ("it can be resumed from the dashboard" if resumable
-                     else "run the command again to start it over")
-            self.stderr.write(f"Interrupted{counts}; {where}.")
+                of = f" of {fmt_number(job.total)}" if job.total is not None else ""
+                counts = (f" after {fmt_number(job.done)} done, {fmt_number(job.failed)} "
+                          f"failed{of}")
+            # Per kind, what the dashboard really offers: Resume (campaigns), Retry
+            # (exports), nothing (demo jobs).
+            self.stderr.write(f"Interrupted{counts}; {kind.next_step(resumable)}.")
             sys.exit(EXIT_INTERRUPTED)
         snap = job_snapshot(job)
         line.draw(snap, final=True)
@@ -193,7 +197,7 @@ class Command(BaseCommand):
         if job.status != JobStatus.SUCCEEDED:
             self.stderr.write(f"{job.status}: {job.error or job.message}")
             return
-        summary = f"{job.status}: {job.done:,} done, {job.failed:,} failed"
+        summary = f"{job.status}: {fmt_number(job.done)} done, {fmt_number(job.failed)} failed"
         self.stdout.write(f"{summary} in {_fmt_duration(elapsed)}. {job.message}")
         if job.result_file:
             where = job.result_file
