@@ -1,3 +1,5 @@
+import uuid
+
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -50,16 +52,47 @@ class AcceptanceAdmin(admin.ModelAdmin):
     list_select_related = ("user", "agreement")
 
 
+class CampaignFilter(admin.SimpleListFilter):
+    """Recipients of one campaign (`?campaign=<job id>`): the latest campaigns are offered;
+    any campaign's id works in the URL (the link from the campaign list)."""
+
+    title = "campaign"
+    parameter_name = "campaign"
+    OFFERED = 30
+
+    def lookups(self, request, model_admin):
+        latest = (Campaign.objects.select_related("job").order_by("-job__created_at")
+                  [:self.OFFERED])
+        return [(str(c.pk), f"{c.job.title} · {c.job.created_at:%Y-%m-%d %H:%M}")
+                for c in latest]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        try:  # a hand-typed or cut id lists nothing, never an error page
+            key = uuid.UUID(str(value))
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(job_id=key)
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ("job", "agreement", "agreement_version", "summary_sent_at")
+    list_display = ("job", "agreement", "agreement_version", "recipient_list",
+                    "summary_sent_at")
     raw_id_fields = ("job", "summary_mail")
     list_select_related = ("job", "agreement")
+
+    @admin.display(description="recipients")
+    def recipient_list(self, obj):
+        url = reverse("admin:campaigns_recipient_changelist")
+        return format_html('<a href="{}?campaign={}">recipients</a>', url, obj.pk)
 
 
 @admin.register(Recipient)
 class RecipientAdmin(admin.ModelAdmin):
     list_display = ("email", "status", "attempts", "maybe_duplicate", "error", "finished_at")
-    list_filter = ("status", "retryable", "maybe_duplicate")
+    list_filter = (CampaignFilter, "status", "retryable", "maybe_duplicate")
     search_fields = ("email",)
     raw_id_fields = ("job", "user", "mail")

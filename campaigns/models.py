@@ -102,3 +102,25 @@ class Recipient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.status})"
+
+
+class ReminderTestSend(models.Model):
+    """A reminder an admin sent to their own address to see it ("Send a test to me"): not a
+    campaign recipient, not counted as reminded; the rows are the test sends' rate limit."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="+")
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254)
+    mail = models.ForeignKey(
+        "post_office.Email", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(auto_now_add=True)
+    # Empty when the transport took it; else why not.
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"test reminder to {self.email}"

@@ -64,15 +64,17 @@ def users_unsigned_split(*, agreement_id: int, version: int, since: datetime
 
 
 def last_campaign(*, agreement_id: int, version: int) -> dict | None:
-    """The latest campaign for this agreement version: its job, status, times, sent count;
-    `seconds_ago` since it was started."""
+    """The latest campaign for this agreement version: its job, status, times, how many it
+    was to mail (`recipients`, null until chosen), sent and failed; `seconds_ago` since it was
+    started."""
     campaign = (Campaign.objects.filter(agreement_id=agreement_id, agreement_version=version)
                 .select_related("job").order_by("-job__created_at").first())
     if campaign is None:
         return None
     job = campaign.job
     return {"job_id": str(job.pk), "status": job.status, "created_at": iso(job.created_at),
-            "finished_at": iso(job.finished_at), "sent": job.done,
+            "finished_at": iso(job.finished_at), "recipients": job.total, "sent": job.done,
+            "failed": job.failed,
             "seconds_ago": round((timezone.now() - job.created_at).total_seconds())}
 
 
@@ -123,3 +125,12 @@ def campaign_audience(*, agreement: Agreement, include_recent: bool) -> dict[str
         "last_campaign": last_campaign(agreement_id=agreement.pk, version=agreement.version),
         "resend_after": settings.CAMPAIGN_RESEND_AFTER,
     }
+
+
+def agreement_counts(*, agreement: Agreement) -> dict[str, int]:
+    """The live figures of one agreement's row on the dashboard: `unsigned` and
+    `reminded_recently` (as in `agreements_with_unsigned`)."""
+    _fresh, recent = users_unsigned_split(agreement_id=agreement.pk, version=agreement.version,
+                                          since=resend_cutoff())
+    return {"unsigned": users_unsigned(agreement_id=agreement.pk).count(),
+            "reminded_recently": recent.count()}

@@ -144,7 +144,7 @@ def recipients_snapshot(*, job_id: Any) -> dict[str, int]:
     template = reminder_template_ensure()
     fqdn = get_message_id_fqdn()
     sender = settings.DEFAULT_FROM_EMAIL
-    expires_days = max(1, round(settings.CAMPAIGN_LINK_MAX_AGE / 86400))
+    expires_days = link_expires_days()
     if campaign.job.params.get("include_recent"):
         audience, skipped = users_unsigned(agreement_id=agreement.pk), 0
     else:
@@ -168,18 +168,31 @@ def recipients_snapshot(*, job_id: Any) -> dict[str, int]:
     return {"recipients": count, "skipped_recent": skipped}
 
 
+def link_expires_days() -> int:
+    """How many days a reminder's link is valid, as the reminder says (CAMPAIGN_LINK_MAX_AGE)."""
+    return max(1, round(settings.CAMPAIGN_LINK_MAX_AGE / 86400))
+
+
+def reminder_context(*, name: str, link_user_id: int, agreement: Agreement, version: int,
+                     expires_days: int) -> dict[str, Any]:
+    """The reminder template's context: every reminder, preview and test is rendered from it."""
+    return {
+        "name": name,
+        "link": acceptance_url(user_id=link_user_id, agreement_id=agreement.pk,
+                               version=version),
+        "title": agreement.title, "version": version, "expires_days": expires_days,
+    }
+
+
 def _snapshot_batch(job_id: Any, agreement: Agreement, version: int, template: EmailTemplate,
                     sender: str, fqdn: str, expires_days: int,
                     users: list[tuple[int, str, str, str]]) -> int:
     emails = [
         Email(
             from_email=sender, to=[address], template=template,
-            context={
-                "name": first_name or username,
-                "link": acceptance_url(user_id=user_id, agreement_id=agreement.pk,
-                                       version=version),
-                "title": agreement.title, "version": version, "expires_days": expires_days,
-            },
+            context=reminder_context(name=first_name or username, link_user_id=user_id,
+                                     agreement=agreement, version=version,
+                                     expires_days=expires_days),
             # status None: post-office's send_queued never picks these up
             # (docs/architecture.md, trap 7).
             status=None, priority=PRIORITY.now, message_id=make_msgid(domain=fqdn),

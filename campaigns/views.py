@@ -9,9 +9,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from campaigns.detail import BadPage, campaign_detail, campaign_visible, failed_csv, failed_page
 from campaigns.links import LinkExpired, LinkInvalid, link_read
 from campaigns.models import Acceptance, Agreement
 from campaigns.permissions import REFUSAL, may_send_reminders
+from campaigns.preview import (
+    NoAddress,
+    TestSendFailed,
+    TestSendsExhausted,
+    audience_preview,
+    reminder_test_send,
+)
 from campaigns.selectors import agreement_resolve, agreements_with_unsigned
 from campaigns.services import (
     CampaignAlreadyRunning,
@@ -57,6 +65,92 @@ def agreement_list(request: HttpRequest) -> HttpResponse:
     if not may_send_reminders(request.user):
         return json_error(REFUSAL, 403)
     return JsonResponse({"agreements": agreements_with_unsigned()})
+
+
+def _agreement_or_400(value) -> tuple[Agreement | None, HttpResponse | None]:
+    agreement = agreement_resolve(value)
+    if agreement is not None:
+        return agreement, None
+    choices = list(Agreement.objects.order_by("slug").values_list("slug", flat=True)[:50])
+    return None, json_error("Unknown or missing agreement: send its id or slug as "
+                            "`agreement`.", 400, choices=choices)
+
+
+@api_view(methods=("GET",), staff=True)
+def campaign_preview(request: HttpRequest) -> HttpResponse:
+    """What "Send reminders" would do now (?agreement=, ?include_recent=): the audience, the
+    last campaign, and one recipient's reminder as it would be sent."""
+    if not may_send_reminders(request.user):
+        return json_error(REFUSAL, 403)
+    agreement, refusal = _agreement_or_400(request.GET.get("agreement"))
+    if refusal is not None:
+        return refusal
+    include_recent = flag(request.GET, "include_recent")
+    return JsonResponse(audience_preview(agreement=agreement, viewer=request.user,
+                                         include_recent=include_recent))
+
+
+@api_view(methods=("POST",), staff=True, scope="start")
+def campaign_test(request: HttpRequest) -> HttpResponse:
+    """Mail the preview's reminder to the caller's own address (rate-limited)."""
+    if not may_send_reminders(request.user):
+        return json_error(REFUSAL, 403)
+    agreement, refusal = _agreement_or_400(request_data(request).get("agreement"))
+    if refusal is not None:
+        return refusal
+    try:
+        return JsonResponse(reminder_test_send(agreement=agreement, user=request.user))
+    except NoAddress as exc:
+        return json_error(str(exc), 400)
+    except TestSendsExhausted as exc:
+        response = json_error(str(exc), 429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    except TestSendFailed as exc:
+        return json_error(f"The mail server did not take the test: {exc}", 502)
+
+
+def _campaign_or_404(request: HttpRequest, job_id):
+    campaign = campaign_visible(user=request.user, job_id=job_id)
+    if campaign is None:
+        return None, json_error("No such campaign.", 404)
+    return campaign, None
+
+
+@api_view(methods=("GET",), staff=True)
+def campaign_detail_view(request: HttpRequest, job_id) -> HttpResponse:
+    """One campaign's figures from its recipient rows; 404 unless the caller may see it."""
+    campaign, missing = _campaign_or_404(request, job_id)
+    if missing is not None:
+        return missing
+    return JsonResponse({"campaign": campaign_detail(campaign)})
+
+
+@api_view(methods=("GET",), staff=True)
+def campaign_failed(request: HttpRequest, job_id) -> HttpResponse:
+    """One page of a campaign's failed recipients (?page=, ?per_page= up to 100)."""
+    campaign, missing = _campaign_or_404(request, job_id)
+    if missing is not None:
+        return missing
+    try:
+        page = failed_page(campaign, page=request.GET.get("page"),
+                           per_page=request.GET.get("per_page"))
+    except BadPage as exc:
+        return json_error(str(exc), 400)
+    return JsonResponse(page)
+
+
+@api_view(methods=("GET",), staff=True)
+def campaign_failed_csv(request: HttpRequest, job_id) -> HttpResponse:
+    """Every failed recipient of a campaign as a CSV download."""
+    campaign, missing = _campaign_or_404(request, job_id)
+    if missing is not None:
+        return missing
+    response = HttpResponse(failed_csv(campaign), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="failed-{campaign.pk}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _problem(request: HttpRequest, status: int, heading: str, message: str) -> HttpResponse:

@@ -16,7 +16,16 @@ from django.conf import settings
 
 from consumers.identity import session_user
 from consumers.intake import CLOSE_POLICY, socket_budget
-from jobs.groups import JOB_UPDATE, SESSION_ENDED, TOKEN_REVOKED, update_frame, user_group
+from jobs.groups import (
+    JOB_UPDATE,
+    KIND_FRAME,
+    SESSION_ENDED,
+    TOKEN_REVOKED,
+    feed_group,
+    feeds_for,
+    update_frame,
+    user_group,
+)
 from jobs.selectors import job_get_visible, jobs_recent
 from jobs.services import JobAlreadyFinished, job_cancel
 from jobs.snapshot import job_snapshot
@@ -29,7 +38,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 MAX_FRAME_CHARS = 4096
 # Handlers that never touch the database.
-PUSH_TYPES = frozenset({JOB_UPDATE, SESSION_ENDED, TOKEN_REVOKED})
+PUSH_TYPES = frozenset({JOB_UPDATE, SESSION_ENDED, TOKEN_REVOKED, KIND_FRAME})
 
 
 class JobsConsumer(AsyncWebsocketConsumer):
@@ -44,6 +53,11 @@ class JobsConsumer(AsyncWebsocketConsumer):
     token_scopes: frozenset[str] = frozenset()
     watcher: asyncio.Task | None = None
     refusal = ""  # why a token socket is being closed, sent before the close
+    # Kinds' feeds (jobs.groups.feed_register) joined at connect, and those the user may
+    # still receive as of the last check: a right taken away stops the frames within
+    # JOBS_WS_RECHECK; one granted later takes a reconnect.
+    feeds: frozenset[str] = frozenset()
+    feeds_now: frozenset[str] = frozenset()
 
     async def connect(self) -> None:
         """Accept first, then close with 4401/4403, so the browser sees the code (trap 12)."""
@@ -76,6 +90,9 @@ class JobsConsumer(AsyncWebsocketConsumer):
         self.user, self.checked_at = user, time.monotonic()
         self.group = user_group(self.user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.feeds = self.feeds_now = await database_sync_to_async(feeds_for)(self.user)
+        for kind in self.feeds:
+            await self.channel_layer.group_add(feed_group(kind), self.channel_name)
         if self.token_id is not None:
             self.watcher = asyncio.create_task(self.watch_token())
         await self.send_snapshot()
@@ -102,6 +119,9 @@ class JobsConsumer(AsyncWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
+        for kind in self.feeds:
+            await self.channel_layer.group_discard(feed_group(kind), self.channel_name)
+        self.feeds = self.feeds_now = frozenset()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Handle sync, ping and cancel; anything else gets an error frame."""
@@ -203,6 +223,8 @@ class JobsConsumer(AsyncWebsocketConsumer):
         if user is None or connected is None or user.pk != connected.pk:
             return CLOSE_UNAUTHENTICATED
         self.user = user
+        if self.feeds:
+            self.feeds_now = feeds_for(user) if user.is_staff else frozenset()
         return None if user.is_staff else CLOSE_FORBIDDEN
 
     async def stop(self, code: int) -> None:
@@ -230,14 +252,26 @@ class JobsConsumer(AsyncWebsocketConsumer):
         again first (one session and one user read): a deactivated user, or one who lost
         staff, stops receiving within that bound even if the client never speaks.
         """
+        if await self.still_served():
+            await self.send(text_data=event["frame"])
+
+    async def kind_frame(self, event: dict) -> None:
+        """Forward a frame of a kind's feed (campaigns: `agreement.counts`), encoded once by
+        its sender, while the user may still start jobs of that kind."""
+        if await self.still_served() and event.get("kind") in self.feeds_now:
+            await self.send(text_data=event["frame"])
+
+    async def still_served(self) -> bool:
+        """Whether a push may go to this socket: open, and its user checked again first when
+        the last check is older than JOBS_WS_RECHECK (closed when refused)."""
         if self.group is None:
-            return
+            return False
         if time.monotonic() - self.checked_at > settings.JOBS_WS_RECHECK:
             refused = await self.recheck()
             if refused is not None:
                 await self.stop(refused)
-                return
-        await self.send(text_data=event["frame"])
+                return False
+        return True
 
     async def session_ended(self, event: dict) -> None:
         """Close sockets of a session that logged out."""

@@ -252,6 +252,8 @@ CAMPAIGN_MAX_CONNECT_FAILURES = env_int("CAMPAIGN_MAX_CONNECT_FAILURES", 5)
 # A new campaign for the same agreement version skips users reminded less than this many
 # seconds ago, unless its starter asks to include them (campaigns/services.py).
 CAMPAIGN_RESEND_AFTER = env_float("CAMPAIGN_RESEND_AFTER", 24 * 3600.0)
+# "Send a test to me" on the dashboard: at most this many test reminders per admin per hour.
+CAMPAIGN_TEST_SENDS_PER_HOUR = env_int("CAMPAIGN_TEST_SENDS_PER_HOUR", 5)
 # Messages per second per campaign across its connections (0: no cap) and the 4xx
 # throttling back-off: campaigns/dispatch/ owns these.
 CAMPAIGN_MAX_RATE = env_float("CAMPAIGN_MAX_RATE", 0.0)

@@ -1,6 +1,8 @@
 // The staff dashboard: start exports and campaigns, watch the jobs live, get the files.
 
 import { api } from "./api.js";
+import { renderFailedLink } from "./campaign-failed.js";
+import { campaignsCard } from "./campaigns.js";
 import {
   STATUS_LABELS, endSentence, fmtEta, fmtNumber, fmtRate, fmtRelative, fmtWhen, h, statusLine,
 } from "./format.js";
@@ -133,6 +135,7 @@ function renderCard(card, job) {
   parts.relations.replaceChildren(...links);
   parts.relations.hidden = links.length === 0;
   renderActions(card, job);
+  renderFailedLink(card.el, job);
 }
 
 function actionsFor(job) {
@@ -292,7 +295,6 @@ socket.addEventListener("ended", (event) => {
   const { job } = event.detail;
   // Screen readers hear what the toast says, and only when it says it.
   if (announceJobEnded(job, event.detail)) announce(endSentence(job));
-  if (job.kind === "campaign" && $("#agreements")) loadAgreements();
 });
 
 // Relative expiry times ("in 23 hours") age without any message from the server.
@@ -338,70 +340,6 @@ function resumeJob(id, button) {
     (job) => `${job.title} started again.`);
 }
 
-// --- exports and campaigns --------------------------------------------------------------
-function unavailable(list, text) {
-  list.replaceChildren(h("li", { class: "muted" }, text));
-}
-
-async function loadAgreements() {
-  const list = $("#agreements");
-  let answer;
-  try {
-    answer = await api("GET", "/api/campaigns/agreements/");
-  } catch (error) {
-    unavailable(list, "Could not load the agreements.");
-    return;
-  }
-  if (!answer.ok) {
-    unavailable(list, answer.status === 404 ? "Campaigns are not set up on this server."
-      : answer.data.error);
-    return;
-  }
-  const agreements = answer.data.agreements || [];
-  if (!agreements.length) return unavailable(list, "No agreements.");
-  list.replaceChildren(...agreements.map((agreement) => h("li", {
-    class: "row", "data-agreement": agreement.slug,
-  },
-  h("div", { class: "row-text" },
-    h("span", { class: "row-title" }, agreement.title),
-    h("span", { class: "row-meta", "data-role": "audience" }, audienceLine(agreement))),
-  h("div", { class: "row-actions" },
-    h("button", {
-      type: "button", class: "btn btn-primary", "data-campaign": agreement.slug,
-      "aria-label": `Send reminders for ${agreement.title}`,
-      disabled: agreement.unsigned === 0,
-      onclick: (e) => startCampaign(e.currentTarget, agreement),
-    }, "Send reminders")))));
-}
-
-function audienceLine(agreement) {
-  const parts = [`Version ${agreement.version}`, `${fmtNumber(agreement.unsigned)} unsigned`];
-  const last = agreement.last_campaign;
-  if (agreement.reminded_recently && last) {
-    const when = fmtRelative(last.created_at);  // Intl says "now" for the last seconds
-    parts.push(`${fmtNumber(agreement.reminded_recently)} reminded ` +
-      `${when === "now" ? "just now" : when}`);
-  }
-  return parts.join(" · ");
-}
-
-// Users reminded within CAMPAIGN_RESEND_AFTER are left out unless the admin says otherwise:
-// when nobody else is left the server answers 409 and the admin decides here.
-function startCampaign(button, agreement) {
-  const send = (includeRecent) => api("POST", "/api/campaigns/",
-    { agreement: agreement.id, include_recent: includeRecent });
-  return run(button, async () => {
-    const answer = await send(false);
-    if (answer.status !== 409 || !answer.data.skipped_recent) return answer;
-    const again = window.confirm(`${answer.data.error.replace(/; start again .*$/, ".")}\n\n` +
-      `Send the reminder to these ${fmtNumber(answer.data.skipped_recent)} users again now?`);
-    return again ? send(true) : { ok: false, data: { declined: true } };
-  }, (job, data) => (data.skipped_recent
-    ? `${job.title} queued: ${fmtNumber(data.recipients)} to remind, ` +
-      `${fmtNumber(data.skipped_recent)} reminded recently left out.`
-    : `${job.title} queued.`));
-}
-
 const demoButton = $("#demo-start");
 if (demoButton) {
   demoButton.addEventListener("click", (e) => run(e.currentTarget,
@@ -418,6 +356,6 @@ jobHistory.load();
 trackTabTitle(socket);
 // The page only has the cards of what this user may start.
 if ($("#claim-types")) loadExportTypes($("#claim-types"), run);
-if ($("#agreements")) loadAgreements();
+if ($("#agreements")) campaignsCard({ socket, run, announce });
 socket.start();
 window.jobsSocket = socket; // for debugging from the console and for the browser tests

@@ -20,6 +20,9 @@
 //                                         `announceRecent`, or active only in the page's seed,
 //                                         which may be a stale copy of the page; the caller
 //                                         decides whether that still deserves a toast)
+//   "frame"    {type, …}                 any other server message, as sent: the frames of a
+//                                         kind's feed (e.g. `agreement.counts`), for the
+//                                         module that knows them
 
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 export const CLOSE_UNAUTHENTICATED = 4401;
@@ -237,6 +240,8 @@ export class JobsSocket extends EventTarget {
       this._apply(message.job, { live: true });
     } else if (message.type === "error") {
       console.warn("jobs socket:", message.error);
+    } else if (typeof message.type === "string") {
+      this.dispatchEvent(new CustomEvent("frame", { detail: message }));
     }
   }
 

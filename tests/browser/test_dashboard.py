@@ -1,5 +1,5 @@
 """What the admin sees, in Debian's chromium against a real daphne: click, watch it move, get
-the file; reconnect after a restart; nobody else's jobs."""
+the file; reconnect after a restart; nobody else's jobs. Campaigns: test_campaigns.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from jobs.models import Job, JobStatus
-from tests.browser.conftest import REFUSED, copy_to_docs, interrupted_export, login, save_screenshot
+from tests.browser.conftest import copy_to_docs, interrupted_export, login, save_screenshot
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
@@ -107,90 +107,6 @@ def test_export_moves_and_downloads(new_page, output_dir, tmp_path):
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{overflow}px of horizontal scroll at phone width"
     save_screenshot(page, output_dir, "dashboard-phone.png")
-
-
-def test_campaign_shows_failed_count(new_page, smtp_sink):
-    from campaigns.models import Agreement
-
-    agreement = Agreement.objects.create(title="Terms of service", slug="terms-browser",
-                                         version=2, body="Be nice.")
-    admin = make_user(staff=True)
-    for n in range(6):
-        make_user(staff=False, email=f"ok-{n}@example.com")
-    refused = [make_user(staff=False, email=email).email for email in REFUSED]
-    page = open_dashboard(new_page, admin)
-    row = page.locator(f'[data-agreement="{agreement.slug}"]')
-    row.get_by_text("unsigned").wait_for()
-    unsigned = int(row.locator(".row-meta").inner_text().split("·")[1].split()[0])
-    assert unsigned >= 9  # 6 + 3 recipients (+ the staff users, who have not signed either)
-
-    row.get_by_role("button", name="Send reminders for Terms of service").click()
-    job_id = newest_job_id(page)
-    job_card = card(page, job_id)
-    job_card.locator('[data-role=status]:text-is("Done"), [data-role=status]:text-is("Failed")'
-                     ).wait_for()
-    assert job_card.locator("[data-role=failed]").inner_text() == str(len(refused))
-    assert job_card.locator("[data-role=done]").inner_text() == str(unsigned - len(refused))
-    assert set(refused) <= set(smtp_sink.handler.refused)
-    page.locator(".toast").filter(has_text="failed").first.wait_for()
-    assert page.errors == []
-
-
-def test_a_second_campaign_asks_before_mailing_the_same_users_again(new_page, smtp_sink,
-                                                                      output_dir):
-    from campaigns.models import Acceptance, Agreement
-
-    agreement = Agreement.objects.create(title="Privacy notice", slug="privacy-browser",
-                                         body="We keep little.")
-    admin = make_user(staff=True)
-    for user in _other_staff():  # the admin too: only the 5 below are unsigned
-        Acceptance.objects.create(user=user, agreement=agreement)
-    for n in range(5):
-        make_user(staff=False, email=f"again-{n}@example.com")
-    page = open_dashboard(new_page, admin)
-    assert page.locator("#jobs-empty").is_visible()  # no job yet: the empty state says so
-    row = page.locator(f'[data-agreement="{agreement.slug}"]')
-    row.get_by_text("5 unsigned").wait_for()
-    send = row.get_by_role("button", name="Send reminders for Privacy notice")
-    send.click()
-    first = newest_job_id(page)
-    card(page, first).locator('[data-role=status]:text-is("Done")').wait_for()
-    assert page.locator("#jobs-empty").is_hidden()  # not next to a real job
-    # The list reloads when a campaign ends: it says who was just reminded.
-    row.get_by_text("5 reminded").wait_for()
-    assert "5 unsigned · 5 reminded" in row.locator("[data-role=audience]").inner_text()
-
-    dialogs = []
-
-    def answer(dialog, accept):
-        dialogs.append(dialog.message)
-        dialog.accept() if accept else dialog.dismiss()
-
-    page.once("dialog", lambda d: answer(d, False))
-    send.click()
-    page.wait_for_function("() => !document.querySelector"
-                           "('[data-campaign=privacy-browser]').disabled")
-    assert "All 5 users who have not accepted Privacy notice were reminded in the last " \
-           "24 hours" in dialogs[0]
-    assert "Send the reminder to these 5 users again now?" in dialogs[0]
-    assert page.locator(".job").count() == 1 and page.locator(".toast.error").count() == 0
-
-    page.once("dialog", lambda d: answer(d, True))
-    send.click()
-    page.locator(".job").nth(1).wait_for()
-    second = newest_job_id(page)
-    assert second != first
-    card(page, second).locator('[data-role=status]:text-is("Done")').wait_for()
-    assert card(page, second).locator("[data-role=done]").inner_text() == "5"
-    assert Job.objects.get(pk=second).params["include_recent"] is True
-    save_screenshot(page, output_dir, "dashboard-campaign-again.png")
-    assert page.errors == []
-
-
-def _other_staff():
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.filter(is_staff=True)
 
 
 def test_page_reconnects_after_a_server_restart(new_page, browser_server):

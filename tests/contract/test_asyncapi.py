@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from consumers import bearer, intake, jobs
+from tests.campaigns.factories import make_agreement
+from tests.campaigns.links import accept_over_http
 from tests.contract import schemas
 from tests.factories import PASSWORD, make_user
 from tests.live import LiveClient, job_finished
@@ -34,6 +36,7 @@ def test_the_client_actions_are_those_the_consumer_handles():
 def test_the_server_messages_are_those_the_consumer_sends():
     sent = set(re.findall(r'"type": "([\w.]+)"', CONSUMER))
     sent |= {"job.update"}  # encoded once by its publisher (jobs.groups.update_frame)
+    sent |= {"agreement.counts"}  # a kind's feed, encoded by campaigns/live.py
     assert sent == set(schemas.server_message_names().values())
 
 
@@ -63,6 +66,12 @@ def test_a_live_socket_sends_every_documented_message_each_valid(server):
         done = ws.recv_until(job_finished(export.json()["job"]["id"]), timeout=60)
         assert done["job"]["status"] == "succeeded"
         assert client.get(done["job"]["download_url"]).status_code == 200
+
+        agreement = make_agreement(slug=f"contract-{uuid.uuid4().hex[:6]}")
+        person = make_user(staff=False)
+        assert accept_over_http(server.url, user_id=person.pk,
+                                agreement=agreement).status_code == 200
+        ws.recv_until(lambda m: m["type"] == "agreement.counts")
 
         slow = client.post("/api/demo-jobs/", {"steps": 200, "delay": 0.05}).json()["job"]
         ws.send({"action": "cancel", "job": slow["id"]})

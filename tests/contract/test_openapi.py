@@ -176,8 +176,10 @@ def test_every_documented_status_code_is_produced_with_a_valid_body(settings, me
     tour.call(session, "GET", "/api/campaigns/agreements/", 200)
     export = tour.call(session, "POST", "/api/exports/", 202, {"claim_type": "accident"},
                        **bearer).json()["job"]["id"]
-    tour.call(session, "POST", "/api/campaigns/", 202, {"agreement": agreement.slug})
+    campaign = tour.call(session, "POST", "/api/campaigns/", 202,
+                         {"agreement": agreement.slug}).json()["job"]["id"]
     tour.call(session, "POST", "/api/campaigns/", 409, {"agreement": agreement.slug})
+    _campaign_tour(tour, session, bearer, settings, agreement, campaign)
     tour.call(session, "GET", "/api/jobs/", 200, **bearer)
     tour.call(session, "GET", f"/api/jobs/{export}/", 200, **bearer)
     missing = uuid.uuid4()
@@ -245,6 +247,36 @@ def test_every_documented_status_code_is_produced_with_a_valid_body(settings, me
             tour.call(Client(), method, concrete, 403, HTTP_AUTHORIZATION=f"Bearer {lacking}")
 
     assert _all_documented() - tour.seen == set()
+
+
+def _campaign_tour(tour, session, bearer, settings, agreement, campaign) -> None:
+    """Before sending (preview, a test to oneself) and after (detail, failed, CSV)."""
+    from campaigns.models import Recipient
+    from realtime_site.mail import transport_override
+    from tests.services import free_port
+
+    tour.call(session, "GET", f"/api/campaigns/preview/?agreement={agreement.slug}", 200,
+              **bearer)
+    tour.call(session, "GET", "/api/campaigns/preview/?agreement=nope", 400, **bearer)
+    tour.call(session, "POST", "/api/campaigns/test/", 200, {"agreement": agreement.slug},
+              **bearer)
+    tour.call(session, "POST", "/api/campaigns/test/", 400, {"agreement": "nope"}, **bearer)
+    unreachable = transport_override("django.core.mail.backends.smtp.EmailBackend",
+                                     {"host": "127.0.0.1", "port": free_port()}, timeout=5)
+    with unreachable:
+        tour.call(session, "POST", "/api/campaigns/test/", 502, {"agreement": agreement.pk})
+    settings.CAMPAIGN_TEST_SENDS_PER_HOUR = 2
+    tour.call(session, "POST", "/api/campaigns/test/", 429, {"agreement": agreement.pk})
+    settings.CAMPAIGN_TEST_SENDS_PER_HOUR = 5
+
+    Recipient.objects.create(job_id=campaign, email="=x@example.com", status="failed",
+                             error="550 5.1.1 No such user", attempts=1)
+    tour.call(session, "GET", f"/api/campaigns/{campaign}/", 200, **bearer)
+    tour.call(session, "GET", f"/api/campaigns/{campaign}/failed/?page=1", 200, **bearer)
+    tour.call(session, "GET", f"/api/campaigns/{campaign}/failed/?page=0", 400, **bearer)
+    tour.call(session, "GET", f"/api/campaigns/{campaign}/failed.csv", 200, **bearer)
+    for tail in ("", "failed/", "failed.csv"):
+        tour.call(session, "GET", f"/api/campaigns/{uuid.uuid4()}/{tail}", 404, **bearer)
 
 
 def test_the_claim_types_are_the_registrys():

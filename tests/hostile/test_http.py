@@ -13,6 +13,7 @@ UNSAFE = [  # (path, body) of every endpoint that changes something
     ("/api/demo-jobs/", {"steps": 1, "delay": 0}),
     ("/api/exports/", {"claim_type": "x"}),
     ("/api/campaigns/", {"agreement": "x"}),
+    ("/api/campaigns/test/", {"agreement": "x"}),
     ("/api/jobs/{running}/cancel/", None),
     ("/api/jobs/{running}/resume/", None),
 ]
@@ -22,6 +23,10 @@ SAFE = [
     "/api/jobs/{ready}/download/",
     "/api/exports/types/",
     "/api/campaigns/agreements/",
+    "/api/campaigns/preview/?agreement=x",
+    "/api/campaigns/{ready}/",
+    "/api/campaigns/{ready}/failed/",
+    "/api/campaigns/{ready}/failed.csv",
 ]
 
 
