@@ -12,7 +12,7 @@ from tests.factories import make_user
 pytestmark = pytest.mark.browser
 
 FILTERS = {"status": "open", "created_at__gte": "2024-01-01", "car__make__in": "Audi,BMW"}
-READABLE = "status = open, created at ≥ 2024-01-01, car make in (Audi, BMW)"
+READABLE = "Status: Open · Created at: from 2024-01-01 · Make: one of Audi, BMW"  # as on the card
 
 
 def _jobs(owner) -> list[Job]:
