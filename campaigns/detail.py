@@ -3,9 +3,6 @@ and those as CSV. Visibility is the job's (jobs.selectors): another user's campa
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from typing import Any
 
 from campaigns.models import Campaign, Recipient, RecipientStatus
@@ -16,13 +13,6 @@ from jobs.snapshot import iso
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000  # beyond, an OFFSET no database needs (and SQLite's int64 overflows)
-# A spreadsheet runs a cell that starts with one of these as a formula. Addresses are typed by
-# users ("=HYPERLINK(...)@example.com" is a valid local part) and reasons come from remote
-# mail servers: neither is trusted. The exports' rule (exports/writers.py, which campaigns may
-# not import): an apostrophe wherever a cell can start, also after ";" (a ";" reader splits
-# there), tab, CR and LF, behind any double quotes.
-FORMULA_START = frozenset("=+-@\t\r")
-_CELL_START = re.compile(r'(?<=[;\t\r\n])(?="*[=+\-@\t\r])')
 
 
 class BadPage(ValueError):
@@ -86,29 +76,3 @@ def failed_page(campaign: Campaign, *, page: Any = None, per_page: Any = None
                  for email, error, retryable, attempts, finished_at in rows]
     return {"failed": items, "count": count, "page": page, "per_page": per_page,
             "pages": pages}
-
-
-def csv_text(value: str) -> str:
-    """A cell no spreadsheet runs as a formula, whichever separator it splits on."""
-    if value[:1] in FORMULA_START:
-        value = "'" + value
-    return _CELL_START.sub("'", value)
-
-
-def failed_csv(campaign: Campaign) -> bytes:
-    """Every failed recipient as CSV (UTF-8 with a BOM, so Excel reads the encoding):
-    email, reason, retryable, attempts, failed_at."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(["email", "reason", "retryable", "attempts", "failed_at"])
-    rows = (Recipient.objects.filter(job_id=campaign.pk, status=RecipientStatus.FAILED)
-            .order_by("pk").values_list("email", "error", "retryable", "attempts",
-                                        "finished_at"))
-    for email, error, retryable, attempts, finished_at in rows.iterator(chunk_size=2000):
-        # One line per recipient: a reason with line breaks would start rows of its own in
-        # a spreadsheet that splits on them.
-        reason = " ".join(error.split())
-        writer.writerow([csv_text(email), csv_text(reason), "yes" if retryable else "no",
-                         attempts, iso(finished_at) or ""])
-    return out.getvalue().encode("utf-8")

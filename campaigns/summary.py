@@ -21,6 +21,8 @@ from campaigns.dispatch.render import one_line
 from campaigns.models import Campaign, Recipient, RecipientStatus
 from jobs.models import Job
 from jobs.numbers import fmt_number
+from jobs.snapshot import iso
+from realtime_site.csv_text import csv_text
 from realtime_site.mail import transport_connection
 
 logger = logging.getLogger(__name__)
@@ -66,14 +68,23 @@ def summary_counts(*, job_id: Any) -> dict[str, int]:
 
 
 def failures_csv(*, job_id: Any) -> bytes:
-    """Every failed address of a job with its reason, as CSV."""
+    """Every failed recipient of a job as CSV (UTF-8 with a BOM, so Excel reads the
+    encoding): email, reason, retryable, attempts, failed_at. The summary mail's attachment
+    and the dashboard's download. Addresses are typed by users ("=HYPERLINK(...)@example.com"
+    is a valid local part) and reasons come from remote mail servers: both are guarded."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow(["email", "reason", "retryable", "attempts"])
+    writer.writerow(["email", "reason", "retryable", "attempts", "failed_at"])
     rows = (Recipient.objects.filter(job_id=job_id, status=RecipientStatus.FAILED)
-            .order_by("pk").values_list("email", "error", "retryable", "attempts"))
-    for row in rows.iterator(chunk_size=2000):
-        writer.writerow(row)
+            .order_by("pk").values_list("email", "error", "retryable", "attempts",
+                                        "finished_at"))
+    for email, error, retryable, attempts, finished_at in rows.iterator(chunk_size=2000):
+        # One line per recipient: a reason with line breaks would start rows of its own in
+        # a spreadsheet that splits on them.
+        reason = " ".join(error.split())
+        writer.writerow([csv_text(email), csv_text(reason), "yes" if retryable else "no",
+                         attempts, iso(finished_at) or ""])
     return out.getvalue().encode("utf-8")
 
 

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from campaigns.detail import BadPage, campaign_detail, campaign_visible, failed_csv, failed_page
+from campaigns.detail import BadPage, campaign_detail, campaign_visible, failed_page
 from campaigns.links import LinkExpired, LinkInvalid, link_read
 from campaigns.models import Acceptance, Agreement
 from campaigns.permissions import REFUSAL, may_send_reminders
@@ -27,6 +27,7 @@ from campaigns.services import (
     acceptance_record,
     campaign_start,
 )
+from campaigns.summary import failures_csv
 from jobs.snapshot import job_snapshot
 from realtime_site.api import api_view, flag, json_error, request_data
 
@@ -146,7 +147,8 @@ def campaign_failed_csv(request: HttpRequest, job_id) -> HttpResponse:
     campaign, missing = _campaign_or_404(request, job_id)
     if missing is not None:
         return missing
-    response = HttpResponse(failed_csv(campaign), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(failures_csv(job_id=campaign.pk),
+                            content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="failed-{campaign.pk}.csv"'
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import tzinfo
@@ -26,24 +25,13 @@ from exports.xlsx import (
     wall_clock,
 )
 from exports.xlsx_parts import excel_number_text, excel_text
+from realtime_site.csv_text import FORMULA_START, RISKY, csv_text
 
 FORMATS = ("xlsx", "csv")
 MIN_WIDTH, MAX_WIDTH = 6.0, 60.0
 # Text a spreadsheet would run as a formula (OWASP "CSV injection"): a customer named
 # "=HYPERLINK(...)" must arrive as text. The fast writer types every cell (inlineStr); openpyxl
-# turns any str starting with "=" into a formula; CSV has no types, so a leading apostrophe,
-# which Excel and LibreOffice read as "this is text", is the only defence.
-FORMULA_START = frozenset("=+-@\t\r")
-# ...and not only at the start. The CSV is comma-separated, but Excel opens a .csv with the
-# locale's list separator, often ";", and then splits every line at each ";" - quotes count
-# only at the start of a piece (LibreOffice: a ';' reader of `"x;=1+1",2` makes a formula of
-# `=1+1",2`). Such a reader also ends the row at a line break inside a quoted field. So a
-# formula character is neutralised wherever a cell can start: at the start of the text, and
-# after each ";", tab, CR and LF, behind any double quotes (OWASP "CSV injection": mind the
-# separator and quotes, not only the first character). "," needs nothing: the csv module
-# quotes a field with ",", and a "," reader honours quotes at every field start.
-_CSV_CELL_START = re.compile(r'(?<=[;\t\r\n])(?="*[=+\-@\t\r])')
-_CSV_RISKY = re.compile(r'[;\t\r\n]"*[=+\-@\t\r]').search
+# turns any str starting with "=" into a formula; CSV: realtime_site/csv_text.py.
 _FIXED_WIDTH = {DATE: 10, DATETIME: 16, BOOL: 5}
 
 
@@ -76,15 +64,6 @@ def zone_headers(columns: Sequence[ResolvedColumn], zone: str) -> tuple[Resolved
     this a reader could not tell UTC from local time. Dates (no time) name none."""
     return tuple(replace(c, header=f"{c.header} ({zone})") if c.kind == DATETIME else c
                  for c in columns)
-
-
-def csv_text(value: str) -> str:
-    """Text a spreadsheet opening the CSV will not run as a formula, whichever separator it
-    splits on: a leading apostrophe, which Excel and LibreOffice read as "this is text", at
-    every place a cell could start (FORMULA_START)."""
-    if value[:1] in FORMULA_START:
-        value = "'" + value
-    return _CSV_CELL_START.sub("'", value) if _CSV_RISKY(value) else value
 
 
 def _csv_any(value: object) -> object:
@@ -232,7 +211,7 @@ def csv_row_function(columns: Sequence[ResolvedColumn], tz: tzinfo | None
     one expression: a Python call per text cell (the formula guard) made CSV slower than the
     xlsx (1,000,000 rows, SQLite: 18.4 s against 16.8 s)."""
     namespace: dict = {"_F": FORMULA_START, "_str": str,  # isinstance(v, _str): any type
-                       "_risky": _CSV_RISKY, "_guard": csv_text, "_any": _csv_any}
+                       "_risky": RISKY, "_guard": csv_text, "_any": _csv_any}
     cells = []
     for i, col in enumerate(columns):
         v = f"v{i}"

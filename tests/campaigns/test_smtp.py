@@ -79,7 +79,9 @@ def test_refusals_and_a_dropped_connection_are_recorded_per_recipient(sink_facto
     [summary] = _summaries(sink)
     assert "275 sent, 25 failed" in summary["Subject"]
     [attachment] = list(summary.iter_attachments())
-    rows = list(csv.DictReader(io.StringIO(attachment.get_content())))  # text/csv: a str
+    text = attachment.get_content()  # text/csv: a str, with the BOM Excel reads UTF-8 by
+    assert text.startswith("\ufeffemail,reason,")
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert {row["email"] for row in rows} == refused
     body = summary.get_body(("plain",)).get_content()
     listed = {line.split(":")[0].strip() for line in body.splitlines() if "@" in line
