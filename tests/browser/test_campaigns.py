@@ -120,6 +120,12 @@ def test_confirm_preview_test_send_then_read_who_failed(new_page, smtp_sink, out
         assert "skipped (permanent)" in panel.locator("tbody tr").first.inner_text()
         _shots(page, output_dir, "campaign-failed",
                ready=lambda: panel.get_by_text("Page 1 of 2").wait_for())
+        # On a phone each recipient is a block as wide as the list (it once took 44 % of it).
+        page.set_viewport_size({"width": 390, "height": 844})
+        cell = panel.locator("tbody tr").first.locator(".failed-email").bounding_box()
+        listed = panel.locator(".failed-scroll").bounding_box()
+        assert cell["width"] >= 0.85 * listed["width"], (cell, listed)
+        page.set_viewport_size({"width": 1280, "height": 900})
         panel.get_by_role("button", name="Next").click()
         panel.get_by_text("Page 2 of 2").wait_for()
         assert panel.locator("tbody tr").count() == 5

@@ -28,7 +28,7 @@ def test_start_export_wait_download_and_the_listings(server, token, tmp_path):
     versions = [j["version"] for j in seen]
     assert versions == sorted(set(versions)) and seen[-1] is final  # only ever newer
     path = job.download(tmp_path)
-    assert path.parent == tmp_path and path.name.startswith("accident-claims-")
+    assert path.parent == tmp_path and path.name.startswith("accident-claims_status-open_")
     assert path.suffix == ".csv" and not list(tmp_path.glob("*.part"))
     assert [j["id"] for j in client.jobs()] == [job.id]
     assert client.job(job.id).snapshot == final

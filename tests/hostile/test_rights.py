@@ -107,7 +107,7 @@ def test_losing_staff_hides_every_job(server, transactional_db):
     client = LiveClient(server.url).login(user.username, PASSWORD)
     job = Job.objects.create(kind="demo", owner=user, title="mine", status="succeeded")
     type(user).objects.filter(pk=user.pk).update(is_staff=False)
-    assert client.get("/api/jobs/").json() == {"jobs": []}
+    assert client.get("/api/jobs/").json() == {"jobs": [], "next_before": None}
     assert_refused(client.get(f"/api/jobs/{job.pk}/"), 404)
     client.close()
 

@@ -58,7 +58,7 @@ def test_a_token_acts_with_its_users_current_permissions(server):
         clerk.is_staff = False
         clerk.save()
         assert http.get("/api/jobs/").status_code == 200  # the list is just empty for him
-        assert http.get("/api/jobs/").json() == {"jobs": []}
+        assert http.get("/api/jobs/").json() == {"jobs": [], "next_before": None}
         assert http.get("/api/exports/types/").status_code == 403
 
 
