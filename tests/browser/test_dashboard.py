@@ -8,7 +8,14 @@ import pytest
 from django.core.management import call_command
 
 from jobs.models import Job, JobStatus
-from tests.browser.conftest import copy_to_docs, interrupted_export, login, save_screenshot
+from tests.browser.conftest import (
+    copy_to_docs,
+    interrupted_export,
+    login,
+    save_screenshot,
+    unique,
+)
+from tests.campaigns.factories import make_agreement, make_users
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
@@ -63,9 +70,15 @@ def test_export_moves_and_downloads(new_page, output_dir, tmp_path):
     rows = AccidentClaim.objects.count()
     assert rows >= 8000
     admin = make_user(staff=True)
+    # What an admin's screen holds on a working day (and docs/dashboard.png shows): an
+    # agreement with users to remind and an earlier export that stopped.
+    make_agreement(slug=unique("terms"))
+    make_users(1601, prefix=unique("u"))
+    interrupted_export(admin, rows=500)
     page = open_dashboard(new_page, admin)
     row = page.locator('[data-claim-type="accident"]')
     row.get_by_text(f"{rows:,} rows").wait_for()
+    page.get_by_text("1,602 unsigned").wait_for()  # and the admin
 
     # Keyboard only: focus the button and press Enter.
     button = page.get_by_role("button", name="Export Accident claims as Excel")
