@@ -87,7 +87,7 @@ class JobKind:
     # `run_job` prints it after Ctrl-C; empty: a neutral sentence (see next_step).
     resume_hint: str = ""
     # (job params) -> one line a person reads about what the job works on, e.g. an export's
-    # filters "status = paid, created at ≥ 2024-01-01" (the admin's job list and detail).
+    # filters "Status: Paid · Created at: from 2024-01-01" (the admin's job list and detail).
     describe: Callable[[dict[str, Any]], str] | None = None
 
     def allows(self, user: Any, params: dict[str, Any] | None) -> bool:
