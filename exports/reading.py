@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import connections, transaction
 from django.db.models import QuerySet
+from django.db.models.sql.constants import MULTI
 
 from exports.registry import ExportType
 from exports.selectors import export_chunks, export_queryset
@@ -65,13 +66,19 @@ def private_cursor_chunks(qs: QuerySet, chunk_size: int) -> Iterator[list[tuple]
     (the WAL only grows past it until the read ends). Same SQL, same converters.
     """
     private = connections[qs.db].copy()
+    fetched = None
     try:
         compiler = qs.query.get_compiler(connection=private)
-        rows = compiler.results_iter(tuple_expected=True, chunked_fetch=True,
+        fetched = compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=chunk_size)
+        rows = compiler.results_iter(fetched, tuple_expected=True, chunked_fetch=True,
                                      chunk_size=chunk_size)
         while chunk := list(islice(rows, chunk_size)):
             yield chunk
     finally:
+        # The cursor first (an export stopped early): closed after its connection, its
+        # generator raised "Cannot operate on a closed database" when collected.
+        if fetched is not None:
+            fetched.close()
         private.close()
 
 
