@@ -74,7 +74,7 @@ def test_export_moves_and_downloads(new_page, output_dir, tmp_path):
     # agreement with users to remind and an earlier export that stopped.
     make_agreement(slug=unique("terms"))
     make_users(1601, prefix=unique("u"))
-    interrupted_export(admin, rows=500)
+    stopped = interrupted_export(admin, rows=500)
     page = open_dashboard(new_page, admin)
     row = page.locator('[data-claim-type="accident"]')
     row.get_by_text(f"{rows:,} rows").wait_for()
@@ -84,7 +84,9 @@ def test_export_moves_and_downloads(new_page, output_dir, tmp_path):
     button = page.get_by_role("button", name="Export Accident claims as Excel")
     button.focus()
     page.keyboard.press("Enter")
-    job_id = newest_job_id(page)
+    new_card = page.locator(f'.job:not([data-job-id="{stopped.pk}"])')  # not the stopped one
+    new_card.wait_for()
+    job_id = new_card.get_attribute("data-job-id")
     job_card = card(page, job_id)
     bar = job_card.get_by_role("progressbar")
     page.wait_for_function(
