@@ -1,0 +1,178 @@
+"""Two daphne processes on one port under realtime_site/serve.py, for real.
+
+The supervisor binds one socket and runs `daphne --fd` children on it; they share PostgreSQL
+and Redis like two hosts would. Which child took a connection is read from the kernel
+(tests/socket_owners.py): nothing in an answer names the process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import socket_owners
+from tests.factories import PASSWORD
+from tests.fleet.conftest import update_of
+from tests.live import LiveClient
+from tests.services import ROOT, free_port, wait_for_port
+
+pytestmark = pytest.mark.fleet
+
+LISTENING = re.compile(r"Listening on TCP address 127\.0\.0\.1:(\d+)")
+
+
+class Supervised:
+    """`python -m realtime_site.serve` with the fleet's environment, its log in test-output/."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, processes: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"serve-{self.port}.log"
+        full = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "DJANGO_SETTINGS_MODULE": "realtime_site.settings",
+            "PYTHONUNBUFFERED": "1",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "JOBS_DEMO_ENDPOINT": "1",
+            "DJANGO_PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
+            **env,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "realtime_site.serve", "--processes", str(processes),
+             "--bind", f"127.0.0.1:{self.port}", "--stop-timeout", "15"],
+            cwd=ROOT, env=full, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        wait_for_port("127.0.0.1", self.port, timeout=30, process=self.process, log=self.log)
+        self.wait_listening(processes)
+
+    def wait_listening(self, count: int, timeout: float = 30) -> None:
+        """Until `count` children have said they adopted the socket. The port opens when the
+        supervisor listens, before any child accepts: the children's log line is the event."""
+        deadline = time.monotonic() + timeout
+        while len(LISTENING.findall(self.log.read_text(errors="replace"))) < count:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(0.05)  # polling the log: the line itself is the event
+
+    def children(self) -> list[int]:
+        return socket_owners.children(self.process.pid)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+@pytest.fixture
+def serve(fleet_factory, redis_url, output_dir):
+    fleet = fleet_factory(redis_url)
+    started: list[Supervised] = []
+
+    def make(processes: int = 2) -> Supervised:
+        started.append(Supervised(fleet.env, output_dir, processes))
+        return started[-1]
+
+    make.db = fleet.db
+    yield make
+    for supervisor in started:
+        supervisor.stop()
+
+
+def _sockets_on(server: Supervised, client: LiveClient, count: int):
+    sockets = []
+    for _ in range(count):
+        ws = client.websocket()
+        assert ws.recv()["type"] == "jobs.snapshot"
+        sockets.append(ws)
+    ports = [ws.conn.socket.getsockname()[1] for ws in sockets]
+    return sockets, socket_owners.owners(server.port, ports, server.children())
+
+
+def test_sockets_on_one_port_land_on_both_processes_and_get_each_others_pushes(serve):
+    server = serve(2)
+    pids = server.children()
+    assert len(pids) == 2, pids
+    user = serve.db.make_user()
+    client = LiveClient(server.url).login(user, PASSWORD)
+    sockets, owner = _sockets_on(server, client, 24)
+    spread = {pid: list(owner.values()).count(pid) for pid in pids}
+    # Both processes took sockets (24 connections all on one would be the kernel not
+    # spreading, or a child that never accepts), and every socket has one of them as owner.
+    assert None not in owner.values(), owner
+    assert all(spread.values()), spread
+
+    # The job runs in whichever process took the POST; sockets on both processes get it, so
+    # at least half of them get it through Redis from the other process.
+    response = client.post("/api/demo-jobs/", {"steps": 5, "delay": 0.05})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job"]["id"]
+    for ws in sockets:
+        final = ws.recv_until(update_of(job_id, lambda job: job["status"] == "succeeded"))
+        assert final["job"]["done"] == 5
+        ws.close()
+    client.close()
+
+
+def test_a_killed_child_is_restarted_and_the_port_keeps_answering(serve):
+    server = serve(2)
+    victim, survivor = server.children()
+    os.kill(victim, signal.SIGKILL)
+    # At once, before any restart: the survivor accepts everything on the shared socket.
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        for _ in range(10):
+            assert http.get("/api/schema/", headers={"Connection": "close"}).status_code == 200
+    server.wait_listening(3)
+    pids = server.children()
+    assert survivor in pids and victim not in pids and len(pids) == 2, (victim, pids)
+    (newcomer,) = set(pids) - {survivor}
+    assert re.search(rf"child \d \(pid {victim}\) exited with -9", server.log.read_text())
+
+    # The new child accepts too: among a few sockets some land on it.
+    user = serve.db.make_user()
+    client = LiveClient(server.url).login(user, PASSWORD)
+    sockets, owner = _sockets_on(server, client, 24)
+    assert newcomer in owner.values(), owner
+    for ws in sockets:
+        ws.close()
+    client.close()
+
+
+def test_sigterm_stops_every_child_and_their_jobs_end_interrupted(serve):
+    server = serve(2)
+    pids = server.children()
+    user = serve.db.make_user()
+    client = LiveClient(server.url).login(user, PASSWORD)
+    ws = client.websocket()
+    assert ws.recv()["type"] == "jobs.snapshot"
+    response = client.post("/api/demo-jobs/", {"steps": 2000, "delay": 0.05})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job"]["id"]
+    ws.recv_until(update_of(job_id, lambda job: job["done"] >= 2), timeout=15)
+
+    stopped = time.monotonic()
+    assert server.stop() == 0, server.log.read_text()[-3000:]
+    assert time.monotonic() - stopped < 10
+    for pid in pids:  # reaped by the supervisor, so gone
+        assert not os.path.exists(f"/proc/{pid}"), pid
+    # Marked by its own process's shutdown (lifecycle.py), not by a later stale-job sweep.
+    row = serve.db.job(job_id)
+    assert row["status"] == "interrupted" and "was stopped" in row["error"], row
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+    text = server.log.read_text()
+    assert text.count("stopped with 0") == 2 and "all children stopped" in text, text[-3000:]
+    client.close()
