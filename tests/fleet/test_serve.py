@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,7 +34,8 @@ LISTENING = re.compile(r"Listening on TCP address 127\.0\.0\.1:(\d+)")
 class Supervised:
     """`python -m realtime_site.serve` with the fleet's environment, its log in test-output/."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, processes: int = 2) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, processes: int = 2,
+                 systemd: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"serve-{self.port}.log"
@@ -47,10 +49,18 @@ class Supervised:
             "DJANGO_PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
             **env,
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "realtime_site.serve", "--processes", str(processes),
-             "--bind", f"127.0.0.1:{self.port}", "--stop-timeout", "15"],
-            cwd=ROOT, env=full, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        command = [sys.executable, "-m", "realtime_site.serve", "--processes", str(processes),
+                   "--stop-timeout", "15"]
+        if systemd:
+            # systemd's own tool for socket activation: it binds, and on the first connection
+            # execs the command with the socket as fd 3 and LISTEN_FDS/LISTEN_PID, exactly as
+            # deploy/realtime-jobs.socket does. It passes on only the variables given with -E.
+            command = ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}",
+                       *(f"-E{key}={value}" for key, value in full.items()), *command]
+        else:
+            command += ["--bind", f"127.0.0.1:{self.port}"]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=full, stdout=self.log.open("ab"),
+                                        stderr=subprocess.STDOUT)
         wait_for_port("127.0.0.1", self.port, timeout=30, process=self.process, log=self.log)
         self.wait_listening(processes)
 
@@ -82,8 +92,8 @@ def serve(fleet_factory, redis_url, output_dir):
     fleet = fleet_factory(redis_url)
     started: list[Supervised] = []
 
-    def make(processes: int = 2) -> Supervised:
-        started.append(Supervised(fleet.env, output_dir, processes))
+    def make(processes: int = 2, systemd: bool = False) -> Supervised:
+        started.append(Supervised(fleet.env, output_dir, processes, systemd))
         return started[-1]
 
     make.db = fleet.db
@@ -176,3 +186,20 @@ def test_sigterm_stops_every_child_and_their_jobs_end_interrupted(serve):
     text = server.log.read_text()
     assert text.count("stopped with 0") == 2 and "all children stopped" in text, text[-3000:]
     client.close()
+
+
+@pytest.mark.skipif(shutil.which("systemd-socket-activate") is None,
+                    reason="needs systemd-socket-activate (Debian package systemd)")
+def test_under_systemd_socket_activation_the_children_serve_systemds_socket(serve):
+    server = serve(2, systemd=True)
+    text = server.log.read_text()
+    assert "using the socket systemd passed (127.0.0.1:" in text, text[-3000:]
+    assert server.children() and len(server.children()) == 2
+    user = serve.db.make_user()
+    client = LiveClient(server.url).login(user, PASSWORD)
+    sockets, owner = _sockets_on(server, client, 24)
+    assert None not in owner.values() and len(set(owner.values())) == 2, owner
+    for ws in sockets:
+        ws.close()
+    client.close()
+    assert server.stop() == 0, server.log.read_text()[-3000:]
