@@ -12,6 +12,8 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import httpx
@@ -22,6 +24,7 @@ from tests.factories import PASSWORD
 from tests.fleet.conftest import update_of
 from tests.live import LiveClient
 from tests.serve_process import Supervised
+from tests.services import ROOT
 
 pytestmark = pytest.mark.fleet
 
@@ -142,3 +145,26 @@ def test_under_systemd_socket_activation_the_children_serve_systemds_socket(serv
         ws.close()
     client.close()
     assert server.stop() == 0, server.log.read_text()[-3000:]
+
+
+def _serve_command(*args: str, manage: bool = False) -> subprocess.CompletedProcess:
+    head = ["manage.py", "serve"] if manage else ["-m", "realtime_site.serve"]
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
+           "DJANGO_SETTINGS_MODULE": "realtime_site.settings"}
+    return subprocess.run([sys.executable, *head, *args], cwd=ROOT, env=env, text=True,
+                          capture_output=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("manage", [False, True], ids=["module", "manage.py"])
+def test_bad_arguments_and_a_busy_port_are_refused_with_a_sentence(manage):
+    done = _serve_command("--bind", "nonsense", manage=manage)
+    assert done.returncode == 2 and "is not HOST:PORT" in done.stderr, done.stderr
+    done = _serve_command("--bind", "[::1]:8000", manage=manage)  # daphne --fd is IPv4 only
+    assert done.returncode == 2 and "IPv4" in done.stderr, done.stderr
+    done = _serve_command("--processes", "0", "--bind", "127.0.0.1:1", manage=manage)
+    assert done.returncode == 2 and "at least 1" in done.stderr, done.stderr
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        done = _serve_command("--bind", f"127.0.0.1:{port}", manage=manage)
+    assert done.returncode == 2, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
