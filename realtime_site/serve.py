@@ -101,8 +101,7 @@ class Supervisor:
         self.stopping_since: float | None = None
 
     def spawn(self, child: Child) -> None:
-        env = {**os.environ, "SERVE_PROCESS_INDEX": str(child.index)}
-        child.process = subprocess.Popen(self.command, cwd=ROOT, env=env,
+        child.process = subprocess.Popen(self.command, cwd=ROOT,
                                          pass_fds=(self.sock.fileno(),),
                                          preexec_fn=_child_setup)
         child.started, child.due = time.monotonic(), None
