@@ -168,3 +168,28 @@ def test_bad_arguments_and_a_busy_port_are_refused_with_a_sentence(manage):
         done = _serve_command("--bind", f"127.0.0.1:{port}", manage=manage)
     assert done.returncode == 2, done.stderr
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+
+
+def test_a_child_that_dies_at_start_is_retried_with_growing_pauses_and_sigterm_still_stops(
+    tmp_path,
+):
+    log = tmp_path / "serve.log"
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
+           "DJANGO_SETTINGS_MODULE": "realtime_site.settings", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "realtime_site.serve", "--processes", "1", "--bind",
+         "127.0.0.1:0", "--app", "no_such_module:application"],
+        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "starting it again in 1.0 s" not in log.read_text():  # the 2nd quick death
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)  # polling the log: the line itself is the event
+        text = log.read_text()
+        assert "starting it again in 0.5 s" in text, text
+        process.send_signal(signal.SIGTERM)  # during a pause, or while a child starts
+        assert process.wait(20) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
