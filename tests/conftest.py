@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,13 @@ from tests.live import LiveClient
 from tests.services import ROOT, Daphne, Postgres, Redis
 
 OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output"))
+
+# A shell starts a background command (`make test` runs the Django 6.1 leg with `&`) with
+# SIGINT ignored, an ignored signal stays ignored across exec, and Python then installs no
+# KeyboardInterrupt handler: every process the tests start would shrug off the Ctrl-C they
+# send it (run_job, rtjobs). A handler here is reset to the default in each child at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

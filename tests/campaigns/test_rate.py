@@ -32,9 +32,9 @@ def dispatchers(monkeypatch):
     return made
 
 
-def _busiest_second(times: list[float]) -> int:
-    """The most messages received within any one-second window."""
-    return max(sum(1 for t in times[i:] if t - start < 1.0) for i, start in enumerate(times))
+def _busiest(times: list[float], window: float) -> int:
+    """The most messages received within any `window` seconds."""
+    return max(sum(1 for t in times[i:] if t - start < window) for i, start in enumerate(times))
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +56,10 @@ def test_the_rate_cap_holds_across_connections_without_bursts(settings, sink_fac
     rate = 40 / (reminders[-1] - reminders[0])
     # Uncapped, these 41 arrive within a fraction of a second (hundreds per second).
     assert 20 * 0.85 <= rate <= 20 * 1.05, rate
-    assert _busiest_second(reminders) <= 22
+    # No burst: slots saved up by idle connections would land together (4 connections: 4 or
+    # more within a few ms). Two slots' time (0.1 s) holds 2 messages, 3 when the arrival
+    # times jitter on a loaded machine. (Over a whole second the jitter alone made 23 of 20.)
+    assert _busiest(reminders, 2 / 20) <= 3, reminders
     assert dispatchers[0].stats.connections == 4  # one cap shared, not one per connection
 
 
