@@ -40,6 +40,9 @@ def test_start_wait_download_an_xlsx_export(server, token, tmp_path):
     assert len(rows) == 1 + 7  # the header, then the open claims
     assert run.stderr.splitlines()[-1].startswith("succeeded: 7/7  100.0%")
     assert "\r" not in run.stdout + run.stderr and "\x1b" not in run.stderr  # piped: plain
+    listed = rtjobs("list", env=command_env(server, token)).stdout.splitlines()
+    assert listed[0].startswith(f"{job_id}  succeeded") and listed[0].endswith(
+        "  (Status: Open)")  # the filters, in the card's words
 
 
 def test_start_without_wait_prints_the_id_alone_then_watch_and_download(server, token,

@@ -153,7 +153,10 @@ def _run(args: argparse.Namespace) -> int:
         for job in [] if args.json else jobs:
             done = (job.get("done") or 0) + (job.get("failed") or 0)
             total = "?" if job.get("total") is None else job["total"]
-            out.write(f"{job['id']}  {job['status']:<11} {done}/{total}  {job['title']}\n")
+            # An export's filters in words (JOB `subtitle`), as its card on the dashboard.
+            subtitle = f"  ({job['subtitle']})" if job.get("subtitle") else ""
+            out.write(f"{job['id']}  {job['status']:<11} {done}/{total}  {job['title']}"
+                      f"{subtitle}\n")
         return OK
     if args.command == "start":
         if args.kind == "export":
