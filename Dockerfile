@@ -16,6 +16,8 @@ RUN mkdir -p realtime_site jobs exports campaigns consumers \
     && pip uninstall -y realtime-jobs
 
 COPY . .
+# The `rtjobs` command too, for scripts run inside the container (`docker compose exec web1 rtjobs list`).
+RUN pip install ./clients/python
 
 RUN useradd --create-home --uid 1000 app \
     && mkdir -p /srv/media /srv/static /app/var \

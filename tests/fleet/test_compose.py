@@ -96,6 +96,7 @@ def test_the_image_runs_daphne_on_the_asgi_app():
     assert '"daphne"' in cmd and '"realtime_site.asgi:application"' in cmd
     assert '"0.0.0.0"' in cmd and '"8000"' in cmd
     assert "USER app" in DOCKERFILE, "do not run the web server as root"
+    assert "pip install ./clients/python" in DOCKERFILE  # rtjobs inside the image
     assert re.search(r"server\s+web1:8000", NGINX) and re.search(r"server\s+web2:8000", NGINX)
 
 
