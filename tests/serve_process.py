@@ -7,7 +7,6 @@ output) is the place readiness is read from.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 from tests import socket_owners
-from tests.services import ROOT, free_port, wait_for_port
+from tests.services import ROOT, free_port, server_env, wait_for_port
 
 LISTENING = re.compile(r"Listening on TCP address 127\.0\.0\.1:(\d+)")
 
@@ -29,18 +28,8 @@ class Supervised:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"serve-{self.port}.log"
-        full = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "DJANGO_SETTINGS_MODULE": "realtime_site.settings",
-            "PYTHONUNBUFFERED": "1",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "JOBS_DEMO_ENDPOINT": "1",
-            "DJANGO_PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
-            **env,
-            # Readiness is daphne's INFO line "Listening on TCP address" from each child.
-            "DJANGO_LOG_LEVEL": "INFO",
-        }
+        # Readiness is daphne's INFO line "Listening on TCP address" from each child.
+        full = server_env({**env, "DJANGO_LOG_LEVEL": "INFO"})
         command = [sys.executable, "-m", "realtime_site.serve", "--processes", str(processes),
                    "--stop-timeout", "15"]
         if systemd:

@@ -175,6 +175,22 @@ class Postgres:
             self.process = None
 
 
+def server_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment of a server process the tests start: the real settings, a clean
+    environment (nothing of the shell's but PATH and HOME), the demo endpoint, fast hashes;
+    `env` on top."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DJANGO_SETTINGS_MODULE": "realtime_site.settings",
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "JOBS_DEMO_ENDPOINT": "1",
+        "DJANGO_PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
+        **env,
+    }
+
+
 class Daphne:
     """A real daphne process serving realtime_site with the real settings."""
 
@@ -195,16 +211,7 @@ class Daphne:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> Daphne:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "DJANGO_SETTINGS_MODULE": "realtime_site.settings",
-            "PYTHONUNBUFFERED": "1",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "JOBS_DEMO_ENDPOINT": "1",
-            "DJANGO_PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
-            **self.env,
-        }
+        env = server_env(self.env)
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),

@@ -37,6 +37,23 @@ def _busiest(times: list[float], window: float) -> int:
     return max(sum(1 for t in times[i:] if t - start < window) for i, start in enumerate(times))
 
 
+def test_an_unused_slot_is_not_saved_up():
+    """After a pause the next sends are still 1 / rate apart: a connection that was idle does
+    not earn a burst. Lower bounds only: a loaded machine makes them later, never earlier."""
+    import threading
+
+    from campaigns.dispatch.pace import Pace
+
+    pace = Pace(20.0, threading.Event())
+    started = time.monotonic()
+    assert all(pace.turn() for _ in range(3))
+    assert time.monotonic() - started >= 2 * 0.05 - 0.005  # the 2nd and 3rd waited
+    assert pace.turn(delay=0.3)  # idle for 6 slots
+    resumed = time.monotonic()
+    assert all(pace.turn() for _ in range(3))
+    assert time.monotonic() - resumed >= 3 * 0.05 - 0.005  # no slot saved: 3 more waits
+
+
 @pytest.fixture(autouse=True)
 def small_chunks(settings):
     settings.CAMPAIGN_CHUNK_SIZE = 5  # every connection gets work, even with few recipients
@@ -56,10 +73,11 @@ def test_the_rate_cap_holds_across_connections_without_bursts(settings, sink_fac
     rate = 40 / (reminders[-1] - reminders[0])
     # Uncapped, these 41 arrive within a fraction of a second (hundreds per second).
     assert 20 * 0.85 <= rate <= 20 * 1.05, rate
-    # No burst: slots saved up by idle connections would land together (4 connections: 4 or
-    # more within a few ms). Two slots' time (0.1 s) holds 2 messages, 3 when the arrival
-    # times jitter on a loaded machine. (Over a whole second the jitter alone made 23 of 20.)
-    assert _busiest(reminders, 2 / 20) <= 3, reminders
+    # Arrival times at the sink (a thread of this process) jitter and bunch on a loaded
+    # machine: a second held 23 and 100 ms held 6 with the cap working. So here only no gross
+    # burst (uncapped, all 41 land within one second); that no slot is saved up is pinned
+    # without a relay by test_an_unused_slot_is_not_saved_up.
+    assert _busiest(reminders, 1.0) <= 25, reminders
     assert dispatchers[0].stats.connections == 4  # one cap shared, not one per connection
 
 
