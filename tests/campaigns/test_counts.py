@@ -84,8 +84,8 @@ def test_sigterm_mid_campaign_ends_with_the_recipient_rows_counts(held_sink, med
     finally:
         server.stop(signal.SIGKILL)
     job = _assert_all_agree(job_id, held_sink, owner_email)
-    # The 4 in flight complete once released, but the process waits only JOBS STOP_WAIT (3 s)
-    # for its senders to record them: on a loaded machine some were not recorded in time
+    # The 4 in flight complete once released, but the process waits only jobs.process.STOP_WAIT
+    # (3 s) for its senders to record them: on a loaded machine some were not recorded in time
     # (122 once). What must hold is that nothing recorded is lost and that all counts agree.
     assert job.status == "interrupted" and 120 <= job.done <= 124
     assert not Recipient.objects.filter(job_id=job_id, status="sending").exists()
