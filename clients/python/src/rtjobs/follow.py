@@ -65,7 +65,9 @@ class Follower:
                                        f"was refused with HTTP {status}.") from None
                 self._lost(f"HTTP {status}", deadline)
                 continue
-            except (OSError, InvalidHandshake, TimeoutError) as exc:
+            except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as exc:
+                # ConnectionClosed: the server went away during the handshake itself (a
+                # killed server; it escaped as a traceback once).
                 self._lost(str(exc) or type(exc).__name__, deadline)
                 continue
             with ws:
